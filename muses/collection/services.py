@@ -1,0 +1,89 @@
+"""Workflows on items and images: storing an image safely, once."""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from muses.collection.models import IMAGE_ID_RE, Image, Item, new_image_id
+from muses.vision.decode import decode_image
+
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp"}
+
+
+class ImageIdError(ValueError):
+    """An image_id that breaks the rules (letters, digits, '-' and '_', at most 64)."""
+
+
+class ImageIdTaken(ValueError):
+    """An image_id already in use: nothing is overwritten."""
+
+
+def image_id_validate(image_id: str) -> str:
+    if not IMAGE_ID_RE.match(image_id):
+        raise ImageIdError(
+            f"image_id {image_id!r} is invalid: use 1-64 letters, digits, '-' or '_'"
+        )
+    return image_id
+
+
+def image_store(
+    *, data: bytes, name: str = "", image_id: str | None = None, item: Item | None = None
+) -> Image:
+    """Decode, write the file atomically and create the row; raises ImageDecodeError,
+    ImageIdError or ImageIdTaken, leaving nothing behind on failure."""
+    image_id = image_id_validate(image_id) if image_id else new_image_id()
+    if Image.objects.filter(image_id=image_id).exists():
+        raise ImageIdTaken(f"image_id {image_id!r} is already used")
+    decoded = decode_image(data, name=name or image_id)
+    sha256 = hashlib.sha256(data).hexdigest()
+    relative, created_file = _write_content_addressed(data, sha256, decoded.format)
+    try:
+        with transaction.atomic():
+            return Image.objects.create(
+                image_id=image_id,
+                item=item,
+                file=relative,
+                sha256=sha256,
+                width=decoded.width,
+                height=decoded.height,
+                format=decoded.format,
+                original_name=Path(name).name[:300],
+            )
+    except IntegrityError:
+        _remove_if_orphan(relative, created_file)
+        raise ImageIdTaken(f"image_id {image_id!r} is already used") from None
+    except BaseException:
+        _remove_if_orphan(relative, created_file)
+        raise
+
+
+def content_path(sha256: str, fmt: str) -> str:
+    ext = EXTENSIONS.get(fmt, "img")
+    return f"images/{sha256[:2]}/{sha256[2:4]}/{sha256}.{ext}"
+
+
+def _write_content_addressed(data: bytes, sha256: str, fmt: str) -> tuple[str, bool]:
+    """Write under a temporary name and rename, so a crash never leaves half a file."""
+    relative = content_path(sha256, fmt)
+    target = Path(settings.MEDIA_ROOT) / relative
+    if target.exists():
+        return relative, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return relative, True
+
+
+def _remove_if_orphan(relative: str, created_file: bool) -> None:
+    if created_file and not Image.objects.filter(file=relative).exists():
+        (Path(settings.MEDIA_ROOT) / relative).unlink(missing_ok=True)

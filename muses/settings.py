@@ -1,0 +1,177 @@
+"""MUSES settings: one file, every knob read from the environment.
+
+Defaults are the embedded profile (SQLite, django-q2's ORM broker, files under
+``var/``); production sets ``DATABASE_URL``, ``REDIS_URL`` and friends.
+"""
+
+from pathlib import Path
+
+from muses.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    parse_database_url,
+    read_or_create_secret_key,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+MUSES_VAR_DIR = env_path("MUSES_VAR_DIR", BASE_DIR / "var")
+MUSES_VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("MUSES_DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "") or read_or_create_secret_key(
+    MUSES_VAR_DIR / "secret_key", allowed=DEBUG or env_bool("MUSES_LOCAL", True)
+)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "muses.collection",
+    "muses.vision",
+    "naive_classification",
+    "custom_tagging",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "muses.urls"
+WSGI_APPLICATION = "muses.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": parse_database_url(
+        env_str("DATABASE_URL", f"sqlite:///{MUSES_VAR_DIR / 'muses.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_path("STATIC_ROOT", MUSES_VAR_DIR / "static")
+MEDIA_URL = "media/"
+MEDIA_ROOT = env_path("MEDIA_ROOT", MUSES_VAR_DIR / "media")
+
+# Uploads larger than this are refused before decoding (bytes).
+MUSES_MAX_UPLOAD_BYTES = env_int("MUSES_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MUSES_MAX_UPLOAD_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = MUSES_MAX_UPLOAD_BYTES + 1024 * 1024
+# Decoded images larger than this many pixels are refused (decompression bombs).
+MUSES_MAX_IMAGE_PIXELS = env_int("MUSES_MAX_IMAGE_PIXELS", 64_000_000)
+
+# --- machine learning -------------------------------------------------------
+MUSES_DATASET_DIR = env_path("MUSES_DATASET_DIR", MUSES_VAR_DIR / "dataset")
+MUSES_MODEL_DIR = env_path("MUSES_MODEL_DIR", BASE_DIR / "naive_classification" / "models")
+MUSES_PLOT_DIR = env_path("MUSES_PLOT_DIR", BASE_DIR / "naive_classification" / "plots")
+MUSES_WEIGHTS_DIR = env_path("MUSES_WEIGHTS_DIR", MUSES_VAR_DIR / "weights")
+MUSES_BACKBONE = env_str("MUSES_BACKBONE", "efficientnet_lite0")
+# Seconds to wait for Keras' own VGG19 download before giving up (no network here).
+MUSES_DOWNLOAD_TIMEOUT = env_float("MUSES_DOWNLOAD_TIMEOUT", 5.0)
+# Dynamic batching of concurrent web requests into one forward pass.
+MUSES_BATCH_MAX = env_int("MUSES_BATCH_MAX", 32)
+MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
+MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
+
+MUSES_CONFIG = {
+    "classification": {
+        "naive_classification": {
+            "model_path": env_str("MUSES_NAIVE_MODEL_PATH", ""),
+        },
+    },
+}
+
+# --- API --------------------------------------------------------------------
+# MUSES_API_OPEN=1 lets the seed's tokenless snippets run (the demo binds 127.0.0.1).
+MUSES_API_OPEN = env_bool("MUSES_API_OPEN", False)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.AllowAny"
+        if MUSES_API_OPEN
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "uploads": env_str("MUSES_THROTTLE_UPLOADS", "100000/hour"),
+        "predictions": env_str("MUSES_THROTTLE_PREDICTIONS", "100000/hour"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MUSES API",
+    "DESCRIPTION": "Custom tagging and prediction for museum collection images.",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- background jobs --------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+Q_CLUSTER = {
+    "name": "muses",
+    "workers": env_int("MUSES_Q_WORKERS", 1),
+    "timeout": env_int("MUSES_Q_TIMEOUT", 3600),
+    # django-q2 re-queues a task after `retry` seconds: it must exceed `timeout`.
+    "retry": env_int("MUSES_Q_TIMEOUT", 3600) + 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "sync": env_bool("MUSES_Q_SYNC", False),
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
+}
+
+# --- production hardening (all from the environment) -------------------------
+SESSION_COOKIE_SECURE = env_bool("MUSES_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("MUSES_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("MUSES_HSTS_SECONDS", 0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("MUSES_LOG_LEVEL", "INFO")},
+}

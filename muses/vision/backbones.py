@@ -1,0 +1,207 @@
+"""Backbone registry: name -> builder, preprocessing, input size, feature size, weights.
+
+A ``Backbone`` turns preprocessed image batches into pooled feature vectors and, where
+it keeps an ImageNet head, feature vectors into keyword probabilities.
+"""
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from PIL import Image as PILImage
+
+VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG19_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + VGG19_WEIGHTS_FILE
+)
+IMAGENET_CLASSES_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
+
+
+class BackboneUnavailable(RuntimeError):
+    """Weights that cannot be had; the message says which file to place where."""
+
+
+@dataclass
+class Backbone:
+    name: str
+    input_size: int
+    feature_dim: int
+    weights_digest: str
+    model: object  # keras.Model: (N, S, S, 3) preprocessed float32 -> (N, feature_dim)
+    preprocess_fn: Callable[[PILImage.Image, int], np.ndarray]
+    head: tuple[np.ndarray, np.ndarray] | None = None  # ImageNet (W, b) on pooled features
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _compiled: dict = field(default_factory=dict, repr=False)
+
+    def preprocess(self, image: PILImage.Image) -> np.ndarray:
+        return self.preprocess_fn(image, self.input_size)
+
+    def extract(self, batch: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+        """Pooled features for a preprocessed batch, padded to a fixed batch shape so the
+        compiled graph is traced once per batch size rather than per request."""
+        if len(batch) == 0:
+            return np.zeros((0, self.feature_dim), np.float32)
+        outputs = []
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start : start + batch_size]
+            padded = _pad_batch(chunk, batch_size)
+            outputs.append(np.asarray(self._forward(padded))[: len(chunk)])
+        return np.concatenate(outputs).astype(np.float32)
+
+    def keywords(self, features: np.ndarray, *, top: int = 5) -> list[list[tuple[str, float]]]:
+        """ImageNet keywords with probabilities, from stored pooled features."""
+        if self.head is None:
+            return [[] for _ in range(len(features))]
+        weights, bias = self.head
+        logits = features @ weights + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        names = imagenet_class_names()
+        best = np.argsort(-probs, axis=1)[:, :top]
+        return [[(names[j], float(row[j])) for j in idx] for row, idx in zip(probs, best)]
+
+    def _forward(self, padded: np.ndarray):
+        import tensorflow as tf
+
+        fn = self._compiled.get("fn")
+        if fn is None:
+            with self._lock:
+                fn = self._compiled.get("fn") or tf.function(
+                    lambda x: self.model(x, training=False), jit_compile=False
+                )
+                self._compiled["fn"] = fn
+        return fn(tf.constant(padded))
+
+
+def _pad_batch(chunk: np.ndarray, batch_size: int) -> np.ndarray:
+    if len(chunk) == batch_size:
+        return chunk.astype(np.float32, copy=False)
+    pad = np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)
+    return np.concatenate([chunk.astype(np.float32, copy=False), pad])
+
+
+@lru_cache(maxsize=1)
+def imagenet_class_names() -> list[str]:
+    return IMAGENET_CLASSES_FILE.read_text(encoding="utf-8").splitlines()
+
+
+def file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]
+
+
+# --- VGG19 --------------------------------------------------------------------
+
+
+def vgg19_weights_path() -> Path:
+    """The ImageNet no-top weights: MUSES_WEIGHTS_DIR, then Keras' cache, then Keras'
+    download with a short timeout; a clear error when none can be had."""
+    local = Path(settings.MUSES_WEIGHTS_DIR) / VGG19_WEIGHTS_FILE
+    if local.exists():
+        return local
+    cached = Path.home() / ".keras" / "models" / VGG19_WEIGHTS_FILE
+    if cached.exists():
+        return cached
+    return _download_vgg19_weights(cached)
+
+
+def _download_vgg19_weights(target: Path) -> Path:
+    import socket
+    import urllib.error
+    import urllib.request
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(VGG19_WEIGHTS_URL, timeout=settings.MUSES_DOWNLOAD_TIMEOUT) as r:
+            data = r.read()
+    except (urllib.error.URLError, socket.timeout, OSError) as exc:
+        raise BackboneUnavailable(
+            f"VGG19 ImageNet weights are not available and could not be downloaded ({exc}). "
+            f"Place {VGG19_WEIGHTS_FILE} in {settings.MUSES_WEIGHTS_DIR} (MUSES_WEIGHTS_DIR) "
+            "or in ~/.keras/models/, or use the offline backbone 'efficientnet_lite0'."
+        ) from None
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
+
+
+def build_vgg19(weights: str | None, input_size: int) -> Backbone:
+    import keras
+
+    base = keras.applications.VGG19(
+        include_top=False, weights=None, input_shape=(input_size, input_size, 3)
+    )
+    digest = "random"
+    if weights == "imagenet":
+        path = vgg19_weights_path()
+        base.load_weights(str(path))
+        digest = file_digest(path)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(base.output)
+    model = keras.Model(base.input, pooled, name="vgg19_features")
+    return Backbone(
+        name="vgg19",
+        input_size=input_size,
+        feature_dim=512,
+        weights_digest=digest,
+        model=model,
+        preprocess_fn=preprocess_vgg19,
+    )
+
+
+def preprocess_vgg19(image: PILImage.Image, size: int) -> np.ndarray:
+    """Resize to size x size, RGB->BGR and ImageNet mean subtraction (Keras 'caffe' mode)."""
+    resized = image.convert("RGB").resize((size, size), PILImage.BILINEAR)
+    array = np.asarray(resized, dtype=np.float32)[..., ::-1]
+    return array - np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+# --- EfficientNet-Lite0 ---------------------------------------------------------
+
+
+def build_efficientnet_lite0_backbone(weights: str | None, input_size: int) -> Backbone:
+    from muses.vision import efficientnet_lite0 as lite0
+
+    model, head, digest = lite0.build_feature_model(weights=weights, input_size=input_size)
+    return Backbone(
+        name="efficientnet_lite0",
+        input_size=input_size,
+        feature_dim=lite0.FEATURE_DIM,
+        weights_digest=digest,
+        model=model,
+        preprocess_fn=lite0.preprocess,
+        head=head,
+    )
+
+
+BACKBONES: dict[str, tuple[Callable[[str | None, int], Backbone], int]] = {
+    "vgg19": (build_vgg19, 224),
+    "efficientnet_lite0": (build_efficientnet_lite0_backbone, 224),
+}
+
+
+def backbone_names() -> list[str]:
+    return sorted(BACKBONES)
+
+
+@lru_cache(maxsize=8)
+def get_backbone(
+    name: str | None = None, *, weights: str | None = "imagenet", input_size: int | None = None
+) -> Backbone:
+    """The named backbone (default MUSES_BACKBONE), built once per process."""
+    name = name or settings.MUSES_BACKBONE
+    if name not in BACKBONES:
+        raise BackboneUnavailable(
+            f"Unknown backbone {name!r}; choose one of: {', '.join(backbone_names())}"
+        )
+    builder, default_size = BACKBONES[name]
+    return builder(weights, input_size or default_size)

@@ -1,0 +1,200 @@
+"""The feature store: each image's pooled features computed once per backbone, and an
+in-process matrix of them for fast scoring."""
+
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from tqdm import tqdm
+
+from muses.collection.models import Image
+from muses.vision.backbones import Backbone, get_backbone
+from muses.vision.batching import batcher_for
+from muses.vision.decode import ImageDecodeError, decode_image
+from muses.vision.models import ImageFeature
+
+STORE_DTYPE = "float32"
+
+
+def image_path(image: Image) -> Path:
+    return Path(settings.MEDIA_ROOT) / image.file.name
+
+
+def feature_row(image: Image, backbone: Backbone, vector: np.ndarray) -> ImageFeature:
+    return ImageFeature(
+        image=image,
+        backbone=backbone.name,
+        weights_digest=backbone.weights_digest,
+        dim=int(vector.shape[0]),
+        dtype=STORE_DTYPE,
+        vector=vector.astype(STORE_DTYPE).tobytes(),
+    )
+
+
+def image_features_compute(
+    *, image: Image, backbone: Backbone | None = None, pixels: np.ndarray | None = None
+) -> np.ndarray:
+    """The stored vector of one image, computing and storing it when missing.
+
+    Concurrent callers are gathered into one forward pass by the dynamic batcher."""
+    backbone = backbone or get_backbone()
+    existing = ImageFeature.objects.filter(image=image, backbone=backbone.name).first()
+    if existing is not None:
+        return existing.as_array()
+    if pixels is None:
+        pixels = backbone.preprocess(decode_image(image_path(image), name=image.image_id).image)
+    vector = batcher_for(backbone).submit(pixels)
+    try:
+        with transaction.atomic():
+            feature_row(image, backbone, vector).save()
+    except IntegrityError:
+        pass  # another worker stored it first: same image, same backbone, same vector
+    return vector
+
+
+def pixels_for_upload(image, backbone: Backbone | None = None) -> np.ndarray:
+    """Preprocessed pixels of a decoded PIL image (for predictions on uploads)."""
+    return (backbone or get_backbone()).preprocess(image)
+
+
+def features_of_pixels(pixels: np.ndarray, backbone: Backbone | None = None) -> np.ndarray:
+    """Features of one preprocessed image, batched with concurrent requests."""
+    return batcher_for(backbone or get_backbone()).submit(pixels)
+
+
+@dataclass
+class ExtractionReport:
+    extracted: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def images_missing_features(backbone_name: str):
+    return Image.objects.exclude(features__backbone=backbone_name).order_by("id")
+
+
+def features_extract(
+    *,
+    images: Iterable[Image] | None = None,
+    backbone: Backbone | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+    decode_workers: int = 4,
+) -> ExtractionReport:
+    """Extract and store features of images that have none: decoding runs in a thread pool
+    while the previous batch runs through the network; rows are written in bulk."""
+    backbone = backbone or get_backbone()
+    todo = list(images if images is not None else images_missing_features(backbone.name))
+    report = ExtractionReport()
+    bar = tqdm(total=len(todo), unit="img", disable=not progress, desc=f"features {backbone.name}")
+    with ThreadPoolExecutor(max_workers=decode_workers) as pool:
+        for batch_images, pixels in _decoded_batches(todo, backbone, batch_size, pool, report):
+            vectors = backbone.extract(pixels, batch_size=batch_size)
+            report.extracted += _store_batch(batch_images, vectors, backbone)
+            bar.update(len(batch_images))
+    bar.close()
+    report.skipped = len(todo) - report.extracted - report.failed
+    return report
+
+
+def _decode_one(image: Image, backbone: Backbone) -> np.ndarray | None:
+    try:
+        return backbone.preprocess(decode_image(image_path(image), name=image.image_id).image)
+    except ImageDecodeError:
+        return None
+
+
+def _decoded_batches(
+    todo: list[Image], backbone: Backbone, batch_size: int, pool, report: ExtractionReport
+) -> Iterator[tuple[list[Image], np.ndarray]]:
+    """Yield decoded batches; the next batch's decoding is submitted before yielding."""
+    chunks = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    pending = [pool.submit(_decode_one, img, backbone) for img in chunks[0]] if chunks else []
+    for index, chunk in enumerate(chunks):
+        current = pending
+        if index + 1 < len(chunks):
+            pending = [pool.submit(_decode_one, img, backbone) for img in chunks[index + 1]]
+        decoded = [(img, f.result()) for img, f in zip(chunk, current)]
+        good = [(img, px) for img, px in decoded if px is not None]
+        report.failed += len(decoded) - len(good)
+        if good:
+            yield [img for img, _ in good], np.stack([px for _, px in good])
+
+
+def _store_batch(images: list[Image], vectors: np.ndarray, backbone: Backbone) -> int:
+    rows = [feature_row(img, backbone, vec) for img, vec in zip(images, vectors)]
+    # ignore_conflicts: another worker may have stored some of these meanwhile.
+    ImageFeature.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    return len(rows)
+
+
+# --- the in-process matrix -----------------------------------------------------
+
+
+class FeatureMatrix:
+    """All stored vectors of one backbone as (image pks, image_ids, matrix), kept in
+    memory and topped up incrementally with rows added since the last look."""
+
+    def __init__(self, backbone_name: str):
+        self.backbone_name = backbone_name
+        self._lock = threading.Lock()
+        self._image_ids: list[str] = []
+        self._reset()
+
+    def snapshot(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        with self._lock:
+            self._refresh()
+            return self._image_pks, self._image_ids, self._matrix
+
+    def rows_for(self, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """Vectors for the given image_ids, in order; unknown ids are left out."""
+        _, ids, matrix = self.snapshot()
+        index = {image_id: i for i, image_id in enumerate(ids)}
+        found = [i for i in image_ids if i in index]
+        return found, matrix[[index[i] for i in found]] if found else matrix[:0]
+
+    def _refresh(self) -> None:
+        qs = ImageFeature.objects.filter(backbone=self.backbone_name)
+        new = self._rows(qs.filter(id__gt=self._last_feature_id))
+        if len(self._image_ids) + len(new) != qs.count():  # rows were deleted: rebuild
+            self._reset()
+            new = self._rows(qs)
+        if new:
+            self._append(new)
+
+    @staticmethod
+    def _rows(qs) -> list[tuple]:
+        return list(
+            qs.order_by("id").values_list("id", "image_id", "image__image_id", "vector", "dtype")
+        )
+
+    def _reset(self) -> None:
+        self._last_feature_id = 0
+        self._image_pks = np.zeros(0, np.int64)
+        self._image_ids = []
+        self._matrix = np.zeros((0, 0), np.float32)
+
+    def _append(self, new: list[tuple]) -> None:
+        vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, _, v, d in new])
+        vectors = vectors.astype(np.float32)
+        self._matrix = vectors if self._matrix.size == 0 else np.vstack([self._matrix, vectors])
+        self._image_pks = np.concatenate([self._image_pks, [pk for _, pk, _, _, _ in new]])
+        self._image_ids = self._image_ids + [image_id for _, _, image_id, _, _ in new]
+        self._last_feature_id = new[-1][0]
+
+
+_matrices: dict[str, FeatureMatrix] = {}
+_matrices_lock = threading.Lock()
+
+
+def feature_matrix(backbone_name: str | None = None) -> FeatureMatrix:
+    name = backbone_name or settings.MUSES_BACKBONE
+    with _matrices_lock:
+        if name not in _matrices:
+            _matrices[name] = FeatureMatrix(name)
+        return _matrices[name]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NaiveClassificationConfig(AppConfig):
+    name = "naive_classification"
+    verbose_name = "Naive classification"

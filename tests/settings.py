@@ -1,0 +1,19 @@
+"""Test settings: the real settings, with jobs run in-process and state in a temp dir."""
+
+import os
+import tempfile
+
+_VAR = tempfile.mkdtemp(prefix="muses-test-")
+os.environ.setdefault("MUSES_VAR_DIR", _VAR)
+os.environ["MUSES_Q_SYNC"] = "1"
+os.environ.setdefault("MUSES_API_OPEN", "0")
+
+from muses.settings import *  # noqa: E402,F403
+
+# Real weights are converted once per machine, not once per test run.
+MUSES_WEIGHTS_DIR = env_path(  # noqa: F405
+    "MUSES_TEST_WEIGHTS_DIR", BASE_DIR / "var" / "weights"  # noqa: F405
+)
+MUSES_MODEL_DIR = MUSES_VAR_DIR / "models"  # noqa: F405
+MUSES_PLOT_DIR = MUSES_VAR_DIR / "plots"  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
