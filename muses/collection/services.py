@@ -11,7 +11,14 @@ from django.db import IntegrityError, transaction
 from muses.collection.models import IMAGE_ID_RE, Image, Item, new_image_id
 from muses.vision.decode import decode_image
 
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp"}
+EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "WEBP": "webp",
+    "TIFF": "tif",
+    "BMP": "bmp",
+}
 
 
 class ImageIdError(ValueError):

@@ -115,15 +115,16 @@ def vgg19_weights_path() -> Path:
 
 
 def _download_vgg19_weights(target: Path) -> Path:
-    import socket
     import urllib.error
     import urllib.request
 
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with urllib.request.urlopen(VGG19_WEIGHTS_URL, timeout=settings.MUSES_DOWNLOAD_TIMEOUT) as r:
+        with urllib.request.urlopen(
+            VGG19_WEIGHTS_URL, timeout=settings.MUSES_DOWNLOAD_TIMEOUT
+        ) as r:
             data = r.read()
-    except (urllib.error.URLError, socket.timeout, OSError) as exc:
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
         raise BackboneUnavailable(
             f"VGG19 ImageNet weights are not available and could not be downloaded ({exc}). "
             f"Place {VGG19_WEIGHTS_FILE} in {settings.MUSES_WEIGHTS_DIR} (MUSES_WEIGHTS_DIR) "

@@ -5,9 +5,7 @@ from django.db import models
 class ImageFeature(models.Model):
     """A backbone's pooled feature vector for one image, computed once and kept."""
 
-    image = models.ForeignKey(
-        "collection.Image", on_delete=models.CASCADE, related_name="features"
-    )
+    image = models.ForeignKey("collection.Image", on_delete=models.CASCADE, related_name="features")
     backbone = models.CharField(max_length=50)
     weights_digest = models.CharField(max_length=64)
     dim = models.PositiveIntegerField()

@@ -61,8 +61,9 @@ class _TensorRef:
     stride: tuple[int, ...]
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+):
     """Replacement for ``torch._utils._rebuild_tensor_v2``: record where the tensor lives;
     the storage bytes come later in the legacy stream, so materialise afterwards."""
     key, dtype = storage
@@ -179,6 +180,9 @@ def _load_zip(path: Path) -> dict[str, np.ndarray]:
         if len(pickles) != 1:
             raise ValueError(f"expected one data.pkl in {path}, found {len(pickles)}")
         prefix = pickles[0][: -len("data.pkl")]
+        if f"{prefix}byteorder" in archive.namelist():
+            if archive.read(f"{prefix}byteorder").strip() != b"little":
+                raise ValueError(f"{path} was saved big-endian; only little-endian is read")
         with archive.open(pickles[0]) as handle:
             state = _restricted_load(io.BytesIO(handle.read()))
         storages = {

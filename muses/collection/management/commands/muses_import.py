@@ -1,0 +1,58 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from muses.collection.importers import get_importer
+from muses.collection.imports import collection_import
+from muses.vision.tasks import features_enqueue
+
+
+class Command(BaseCommand):
+    help = "Import a museum collection (records and images) with an importer plugin."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, help="The file to import (e.g. collection.csv).")
+        parser.add_argument("--importer", default="csv", help="Importer plugin name (default csv).")
+        parser.add_argument(
+            "--images-root",
+            type=Path,
+            help="Folder image paths are relative to (default: the file's).",
+        )
+        parser.add_argument("--museum", default="", help="Museum name for rows that have none.")
+        parser.add_argument("--language", default="", help="Language of the records (en, nl, ...).")
+        parser.add_argument(
+            "--no-features", action="store_true", help="Do not queue feature extraction."
+        )
+
+    def handle(self, *args, **options):
+        path = options["path"]
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        try:
+            importer = get_importer(options["importer"])
+        except KeyError as exc:
+            raise CommandError(exc.args[0]) from None
+        rows = importer(
+            path,
+            images_root=options["images_root"],
+            museum=options["museum"],
+            language=options["language"],
+        )
+        with tqdm(
+            desc=f"importing {path.name}", unit="row", disable=options["verbosity"] < 1
+        ) as bar:
+            report = collection_import(rows=rows, on_row=lambda: bar.update(1))
+        for line, reason in report.skipped:
+            self.stderr.write(f"{path.name}:{line}: skipped: {reason}")
+        self.stdout.write(
+            f"{report.created} items created, {report.updated} updated, "
+            f"{report.images_added} images added, {len(report.skipped)} rows skipped"
+        )
+        if report.imported == 0:
+            raise CommandError(f"nothing could be imported from {path}")
+        if report.new_image_pks and not options["no_features"]:
+            jobs = features_enqueue(image_pks=report.new_image_pks)
+            self.stdout.write(
+                f"queued feature extraction for {len(report.new_image_pks)} images in {jobs} job(s)"
+            )

