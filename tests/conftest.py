@@ -44,3 +44,49 @@ def make_image(db):
         )
 
     return make
+
+
+def tiny_backbone_builder(weights, input_size):
+    """A small deterministic CNN at 16 px: fast, and different colours give different
+    features. Stands in for a real backbone where the weights do not matter."""
+    import keras
+    import numpy as np
+
+    from muses.vision.backbones import Backbone
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    outputs = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, outputs)
+
+    def preprocess(image, size):
+        return np.asarray(image.convert("RGB").resize((16, 16)), dtype=np.float32) / 127.5 - 1
+
+    return Backbone(
+        name="tiny", input_size=16, feature_dim=8, weights_digest="tiny-seed0",
+        model=model, preprocess_fn=preprocess,
+    )
+
+
+@pytest.fixture
+def tiny_backbone(settings):
+    """Make the tiny CNN the configured backbone for this test."""
+    from muses.vision import backbones
+
+    backbones.BACKBONES["tiny"] = (tiny_backbone_builder, 16)
+    backbones.get_backbone.cache_clear()
+    settings.MUSES_BACKBONE = "tiny"
+    yield backbones.get_backbone("tiny")
+    backbones.get_backbone.cache_clear()
+    backbones.BACKBONES.pop("tiny", None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_feature_matrices():
+    """The in-process matrices outlive a test's database transaction: start each test clean."""
+    from muses.vision import store
+
+    store._matrices.clear()
+    yield
+    store._matrices.clear()

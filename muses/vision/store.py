@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 from tqdm import tqdm
 
 from muses.collection.models import Image
@@ -161,7 +162,10 @@ class FeatureMatrix:
     def _refresh(self) -> None:
         qs = ImageFeature.objects.filter(backbone=self.backbone_name)
         new = self._rows(qs.filter(id__gt=self._last_feature_id))
-        if len(self._image_ids) + len(new) != qs.count():  # rows were deleted: rebuild
+        total = qs.aggregate(n=Count("id"), pks=Sum("image_id"))
+        expected_pks = int(self._image_pks.sum()) + sum(row[1] for row in new)
+        if (len(self._image_ids) + len(new), expected_pks) != (total["n"], total["pks"] or 0):
+            # Rows were deleted (or ids reused after a delete): rebuild from scratch.
             self._reset()
             new = self._rows(qs)
         if new:
