@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_production_profile_passes_djangos_deploy_checks(tmp_path):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "muses.settings",
+        "MUSES_VAR_DIR": str(tmp_path),
+        "MUSES_LOCAL": "0",
+        "SECRET_KEY": "x" * 20 + "-production-only-key-with-plenty-of-entropy-9f8e7d6c5b4a",
+        "ALLOWED_HOSTS": "muses.example.org",
+        "MUSES_SECURE_COOKIES": "1",
+        "MUSES_SSL_REDIRECT": "1",
+        "MUSES_HSTS_SECONDS": "31536000",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "muses.settings", "MUSES_VAR_DIR": str(tmp_path),
+           "MUSES_LOCAL": "0", "SECRET_KEY": ""}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
