@@ -16,9 +16,11 @@ def features_extract_task(image_pks: list[int], backbone_name: str | None = None
     return features_extract(images=images.order_by("id"), backbone=backbone).extracted
 
 
-def features_enqueue(*, image_pks: list[int], backbone_name: str | None = None) -> int:
+def features_enqueue(
+    *, image_pks: list[int], backbone_name: str | None = None, chunk: int = CHUNK_IMAGES
+) -> int:
     """Queue extraction in chunks; returns the number of tasks queued."""
-    chunks = [image_pks[i : i + CHUNK_IMAGES] for i in range(0, len(image_pks), CHUNK_IMAGES)]
+    chunks = [image_pks[i : i + chunk] for i in range(0, len(image_pks), chunk)]
     for chunk in chunks:
         async_task(
             "muses.vision.tasks.features_extract_task",

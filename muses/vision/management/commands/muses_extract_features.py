@@ -20,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue", action="store_true", help="Queue django-q2 tasks instead of running here."
         )
+        parser.add_argument(
+            "--chunk", type=int, default=256, help="Images per queued task (with --queue)."
+        )
 
     def handle(self, *args, **options):
         name = options["backbone"] or settings.MUSES_BACKBONE
@@ -34,7 +37,9 @@ class Command(BaseCommand):
             todo = todo[: options["limit"]]
         if options["queue"]:
             jobs = features_enqueue(
-                image_pks=list(todo.values_list("pk", flat=True)), backbone_name=name
+                image_pks=list(todo.values_list("pk", flat=True)),
+                backbone_name=name,
+                chunk=max(1, options["chunk"]),
             )
             self.stdout.write(f"queued {jobs} extraction task(s)")
             return
