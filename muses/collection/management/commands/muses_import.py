@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from tqdm import tqdm
 
 from muses.collection.importers import get_importer
@@ -42,7 +43,19 @@ class Command(BaseCommand):
         with tqdm(
             desc=f"importing {path.name}", unit="row", disable=options["verbosity"] < 1
         ) as bar:
-            report = collection_import(rows=rows, on_row=lambda: bar.update(1))
+            done = []  # rows handled so far, counted even when the bar is hidden (-v 0)
+
+            def on_row():
+                done.append(1)
+                bar.update(1)
+
+            try:
+                report = collection_import(rows=rows, on_row=on_row)
+            except DatabaseError as exc:
+                raise CommandError(
+                    f"{path}: the database failed at row {len(done)} ({exc}). Rows committed before "
+                    "it are kept; re-running the import completes it without duplicates."
+                ) from None
         for line, reason in report.skipped:
             self.stderr.write(f"{path.name}:{line}: skipped: {reason}")
         self.stdout.write(

@@ -1,0 +1,234 @@
+"""Load test: concurrent clients mixing add, assign, predict and predict_batch against
+gunicorn on this machine (loopback only). Reports throughput and p50/p99 latency per
+endpoint, 5xx count, and checks that every acknowledged upload is stored.
+
+    .venv/bin/python bench/api_load.py [--clients 50] [--requests 200] [--database postgres|sqlite]
+
+Also measures 50 concurrent single-image adds against the backbone's raw batch throughput
+(the dynamic batching figure) with --adds-only.
+"""
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample" / "egyptian-cc0" / "images"
+DB_NAME = "muses_bench_load"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(database: str) -> dict:
+    env = {
+        **os.environ,
+        "MUSES_VAR_DIR": tempfile.mkdtemp(prefix="muses-bench-load-"),
+        "MUSES_WEIGHTS_DIR": str(ROOT / "var" / "weights"),
+        "MUSES_API_OPEN": "1",
+        "MUSES_LOG_LEVEL": "WARNING",
+    }
+    if database == "postgres":
+        for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+    return env
+
+
+def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True
+    )
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "muses.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=2)
+            return server
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+class Client:
+    def __init__(self, base: str, images: list[bytes]):
+        self.base = base
+        self.images = images
+        self.session = requests.Session()
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.added: list[str] = []
+
+    def call(self, name: str, method: str, path: str, **kwargs):
+        start = time.perf_counter()
+        response = self.session.request(method, self.base + path, timeout=120, **kwargs)
+        self.latencies[name].append(time.perf_counter() - start)
+        if response.status_code >= 500:
+            self.errors[name] += 1
+        return response
+
+    def add(self, image_id: str):
+        data = {"data": ("img.jpg", random.choice(self.images), "image/jpeg")}
+        response = self.call(
+            "add", "POST", f"/system/database/image/add?image_id={image_id}", files=data
+        )
+        if response.status_code == 200:
+            self.added.append(image_id)
+
+    def step(self, client_no: int, step_no: int):
+        kind = step_no % 4
+        if kind == 0 or not self.added:
+            return self.add(f"c{client_no}-{step_no}")
+        image_id = random.choice(self.added)
+        if kind == 1:
+            label = random.choice(["positive", "negative"])
+            return self.call(
+                "assign", "GET", f"/custom/assign/{image_id}/{label}/load{client_no % 5}"
+            )
+        if kind == 2:
+            return self.call("predict", "GET", f"/custom/predict/{image_id}")
+        ids = ",".join(random.sample(self.added, min(20, len(self.added))))
+        return self.call(
+            "predict_batch", "GET", f"/custom/predict_batch?image_id={ids}&tags=load0,load1"
+        )
+
+
+def sample_images(n: int = 64) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(SAMPLE.glob("*.jpg"))[:n]]
+
+
+def seed_trained_tags(base: str, images: list[bytes]) -> None:
+    """Two trained tags, so that predictions have something to score."""
+    session = requests.Session()
+    for i, data in enumerate(images[:16]):
+        session.post(
+            f"{base}/system/database/image/add?image_id=seed{i}", files={"data": ("s.jpg", data)}
+        )
+    for tag in ("load0", "load1"):
+        for i in range(16):
+            session.get(f"{base}/custom/assign/seed{i}/{'positive' if i % 2 else 'negative'}/{tag}")
+        task = session.get(f"{base}/custom/train/{tag}").json()["task_id"]
+        for _ in range(120):
+            if session.get(f"{base}/status/{task}").json().get("status") in ("success", "error"):
+                break
+            time.sleep(0.5)
+
+
+def mixed_load(base: str, clients: int, per_client: int) -> None:
+    images = sample_images()
+    seed_trained_tags(base, images)
+    workers = [Client(base, images) for _ in range(clients)]
+
+    def run(index: int):
+        for step in range(per_client):
+            workers[index].step(index, step)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(run, range(clients)))
+    seconds = time.perf_counter() - start
+    total = sum(len(v) for w in workers for v in w.latencies.values())
+    print(
+        f"{clients} clients x {per_client} requests: {total} requests in {seconds:.1f} s "
+        f"= {total / seconds:.0f} req/s"
+    )
+    for name in ("add", "assign", "predict", "predict_batch"):
+        lat = sorted(x for w in workers for x in w.latencies[name])
+        errors = sum(w.errors[name] for w in workers)
+        if lat:
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            print(
+                f"  {name:14s} n={len(lat):5d}  p50 {statistics.median(lat) * 1000:7.1f} ms  "
+                f"p99 {p99 * 1000:7.1f} ms  5xx {errors}"
+            )
+    added = [i for w in workers for i in w.added]
+    missing = [
+        i
+        for i in added
+        if requests.get(f"{base}/custom/predict/{i}", timeout=60).status_code == 404
+    ]
+    print(f"acknowledged uploads: {len(added)}; missing afterwards: {len(missing)}")
+
+
+def concurrent_adds(base: str, n: int = 50, rounds: int = 4) -> float:
+    images = sample_images(n)
+    rates = []
+    for r in range(rounds):
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            codes = list(
+                pool.map(
+                    lambda i: (
+                        requests.post(
+                            f"{base}/system/database/image/add?image_id=burst{r}-{i}",
+                            files={"data": ("x.jpg", images[i % len(images)])},
+                        ).status_code
+                    ),
+                    range(n),
+                )
+            )
+        rates.append(n / (time.perf_counter() - start))
+        assert codes.count(200) == n, codes
+    return max(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=25)
+    parser.add_argument("--adds-only", action="store_true")
+    args = parser.parse_args()
+    port = free_port()
+    server = start_server(server_env(args.database), port, args.workers, args.threads)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if args.adds_only:
+            rate = concurrent_adds(base)
+            print(
+                f"50 concurrent single-image adds over HTTP: {rate:.1f} img/s "
+                f"(gunicorn {args.workers} worker(s) x {args.threads} threads)"
+            )
+        else:
+            mixed_load(base, args.clients, args.requests)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
