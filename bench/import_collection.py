@@ -1,6 +1,6 @@
 """Import the whole Egyptian CC0 collection (2,129 images) into a fresh database and time it.
 
-    .venv/bin/python bench/import_collection.py [PATH_TO_collection.csv]
+.venv/bin/python bench/import_collection.py [PATH_TO_collection.csv]
 """
 
 import os
@@ -24,7 +24,10 @@ def main() -> None:
         start = time.perf_counter()
         result = subprocess.run(
             [*manage, "muses_import", str(csv_path), "--no-features", "-v", "0"],
-            env=env, check=True, capture_output=True, text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         seconds = time.perf_counter() - start
         print(f"{label}: {seconds:.1f} s  ({result.stdout.strip()})")

@@ -1,0 +1,549 @@
+"""The Customized Training API: the seed's paths, one thin view per operation.
+
+Each view validates its input, calls one service and serializes the result. The seed
+calls the state-changing operations with GET; they accept POST as well.
+"""
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from custom_tagging import services
+from custom_tagging.api_base import (
+    COMMON_ERRORS,
+    STATE_UPLOAD,
+    BaseApi,
+    PredictionApi,
+    PredictionUploadApi,
+    UploadApi,
+    UploadSerializer,
+    bool_param,
+    error,
+    int_param,
+    list_param,
+    uploaded_file,
+    user_of,
+)
+from custom_tagging.models import PredictionJob, TrainingJob
+from custom_tagging.scoring import render_batch_json
+from custom_tagging.state import state_export, state_import
+
+MAX_SUGGESTIONS = 1000
+
+
+class TagResultSerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="Probability 0..1 (4 decimals).")
+    prediction = serializers.BooleanField(help_text="score >= threshold")
+    threshold = serializers.FloatField()
+    version = serializers.IntegerField(help_text="The tag version that scored it.")
+
+
+class JobOutputSerializer(serializers.Serializer):
+    """A training or library-prediction job as /status shows it."""
+
+    task_id = serializers.CharField()
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    progress = serializers.FloatField()
+    error = serializers.CharField()
+    created = serializers.DateTimeField()
+    started = serializers.DateTimeField(allow_null=True)
+    finished = serializers.DateTimeField(allow_null=True)
+    tag = serializers.CharField(required=False)
+    version = serializers.IntegerField(required=False, allow_null=True)
+    metrics = serializers.DictField(required=False, allow_null=True)
+    threshold = serializers.FloatField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    rows = serializers.IntegerField(required=False)
+    result_url = serializers.CharField(required=False, allow_null=True)
+
+    def to_representation(self, job):
+        data = {
+            "task_id": job.task_id,
+            "kind": job.kind,
+            "state": job.state,
+            "progress": job.progress,
+            "error": job.error,
+            "created": job.created,
+            "started": job.started,
+            "finished": job.finished,
+        }
+        if isinstance(job, TrainingJob):
+            version = job.version
+            data.update(
+                tag=job.tag_name,
+                version=version.number if version else None,
+                metrics=version.metrics if version else None,
+                threshold=version.threshold if version else None,
+            )
+        elif isinstance(job, PredictionJob):
+            done = job.state == "success"
+            data.update(
+                tags=job.tag_names,
+                rows=job.rows,
+                result_url=f"/api/predictions/{job.task_id}/csv" if done else None,
+            )
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+# --- adding and assigning images ------------------------------------------------------
+
+
+class ImageAddApi(UploadApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ImageAddOutput"
+
+        image_id = serializers.CharField()
+        width = serializers.IntegerField()
+        height = serializers.IntegerField()
+        format = serializers.CharField()
+
+    @extend_schema(
+        operation_id="image_add",
+        summary="Add an image and store its features",
+        parameters=[
+            OpenApiParameter(
+                "image_id", str, description="Optional: letters, digits, '-', '_' (max 64)."
+            )
+        ],
+        request=UploadSerializer,
+        responses={
+            201: OutputSerializer,
+            400: error("No 'data' field, not an image, or a bad image_id."),
+            409: error("The image_id is already used."),
+            413: error("Larger than MUSES_MAX_UPLOAD_BYTES."),
+            **COMMON_ERRORS,
+        },
+    )
+    def post(self, request):
+        data, name = uploaded_file(request)
+        image_id = request.query_params.get("image_id") or request.data.get("image_id") or None
+        image = services.image_add(data=data, name=name, image_id=image_id)
+        return Response(self.OutputSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+class AssignApi(BaseApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AssignOutput"
+
+        image_id = serializers.CharField()
+        tag = serializers.CharField()
+        type = serializers.CharField()
+        positives = serializers.IntegerField()
+        negatives = serializers.IntegerField()
+
+    doc = {
+        "summary": "Mark an image as a positive or negative example of a tag",
+        "description": "A new tag name creates the tag; assigning again switches the type.",
+        "request": None,
+        "responses": {
+            200: OutputSerializer,
+            400: error("type is not positive/negative, or a bad tag name."),
+            404: error("No such image."),
+            **COMMON_ERRORS,
+        },
+    }
+
+    @extend_schema(operation_id="custom_assign", **doc)
+    def get(self, request, image_id: str, sample_type: str, tag: str):
+        services.label_validate(sample_type)
+        services.tag_name_validate(tag)
+        image = services.image_get(image_id=image_id)
+        assignment = services.assignment_set(
+            image=image, tag_name=tag, label=sample_type, user=user_of(request)
+        )
+        counts = services.tag_counts(tag=assignment.tag)
+        return Response(
+            {
+                "image_id": image.image_id,
+                "tag": assignment.tag.name,
+                "type": assignment.label,
+                "positives": counts["positive"],
+                "negatives": counts["negative"],
+            }
+        )
+
+    @extend_schema(operation_id="custom_assign_post", **doc)
+    def post(self, request, image_id: str, sample_type: str, tag: str):
+        return self.get(request, image_id, sample_type, tag)
+
+
+# --- training, status, reset ----------------------------------------------------------
+
+
+class TrainApi(BaseApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TrainOutput"
+
+        task_id = serializers.CharField()
+        tag = serializers.CharField()
+        state = serializers.CharField()
+        status_url = serializers.CharField()
+
+    doc = {
+        "summary": "Queue a training of the tag",
+        "description": "Replies at once with task_id; follow it at /status/<task_id>.",
+        "request": None,
+        "responses": {
+            202: OutputSerializer,
+            400: error("No positive or no negative images."),
+            404: error("No such tag."),
+            409: error("A training of the tag is already queued or running."),
+            **COMMON_ERRORS,
+        },
+    }
+
+    @extend_schema(operation_id="custom_train", **doc)
+    def get(self, request, tag: str):
+        job = services.tag_train_enqueue(tag=services.tag_get(name=tag), user=user_of(request))
+        return Response(
+            {
+                "task_id": job.task_id,
+                "tag": job.tag_name,
+                "state": job.state,
+                "status_url": f"/status/{job.task_id}",
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(operation_id="custom_train_post", **doc)
+    def post(self, request, tag: str):
+        return self.get(request, tag)
+
+
+class StatusApi(BaseApi):
+    @extend_schema(
+        operation_id="status",
+        summary="State, progress and timestamps of a task; metrics on success",
+        responses={200: JobOutputSerializer, 404: error("No such task."), **COMMON_ERRORS},
+    )
+    def get(self, request, task_id: str):
+        return Response(JobOutputSerializer(services.job_get(task_id=task_id)).data)
+
+
+class TagResetApi(BaseApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TagResetOutput"
+
+        tag = serializers.CharField()
+        versions_deleted = serializers.IntegerField()
+        assignments_deleted = serializers.IntegerField()
+
+    doc = {
+        "summary": "Reset a tag: delete its versions and assignments",
+        "request": None,
+        "responses": {200: OutputSerializer, 404: error("No such tag."), **COMMON_ERRORS},
+    }
+
+    @extend_schema(operation_id="custom_delete", **doc)
+    def get(self, request, tag: str):
+        return Response(services.tag_reset(tag=services.tag_get(name=tag)))
+
+    @extend_schema(operation_id="custom_delete_post", **doc)
+    def post(self, request, tag: str):
+        return self.get(request, tag)
+
+
+# --- predictions on uploads -----------------------------------------------------------
+
+
+class PredictUploadTagApi(PredictionUploadApi):
+    class OutputSerializer(TagResultSerializer):
+        class Meta:
+            ref_name = "PredictUploadTagOutput"
+
+        tag = serializers.CharField()
+
+    @extend_schema(
+        operation_id="predict_custom_tag",
+        summary="Score an uploaded image with one custom tag",
+        request=UploadSerializer,
+        responses={
+            200: OutputSerializer,
+            400: error("No 'data' field or not an image."),
+            404: error("No such tag."),
+            409: error("The tag has no trained version."),
+            413: error("Larger than MUSES_MAX_UPLOAD_BYTES."),
+            **COMMON_ERRORS,
+        },
+    )
+    def post(self, request, tag: str):
+        models = services.models_for_tag(name=tag)  # 404/409 before reading the upload
+        data, name = uploaded_file(request)
+        results = services.upload_predictions(data=data, name=name, models=models)
+        tag_name = models.tag_names[0]
+        return Response({"tag": tag_name, **results[tag_name]})
+
+
+class CustomResultsSerializer(serializers.Serializer):
+    custom = serializers.DictField(child=TagResultSerializer(), help_text="Per trained tag.")
+
+
+class PredictUploadCustomApi(PredictionUploadApi):
+    @extend_schema(
+        operation_id="predict_custom",
+        summary="Score an uploaded image with every trained custom tag",
+        request=UploadSerializer,
+        responses={
+            200: CustomResultsSerializer,
+            400: error("No 'data' field or not an image."),
+            413: error("Larger than MUSES_MAX_UPLOAD_BYTES."),
+            **COMMON_ERRORS,
+        },
+    )
+    def post(self, request):
+        data, name = uploaded_file(request)
+        return Response({"custom": services.upload_predictions(data=data, name=name)})
+
+
+class PredictUploadAllApi(PredictionUploadApi):
+    class OutputSerializer(CustomResultsSerializer):
+        class Meta:
+            ref_name = "PredictUploadAllOutput"
+
+        imagenet_keywords = serializers.ListField(
+            child=serializers.DictField(), help_text="[{keyword, score}] from the backbone."
+        )
+        naive_classification = serializers.DictField(
+            required=False, help_text="{classes: {class: probability}} when a model is set."
+        )
+
+    @extend_schema(
+        operation_id="predict",
+        summary="Custom tags plus the base models (ImageNet keywords, naive classifier)",
+        request=UploadSerializer,
+        responses={
+            200: OutputSerializer,
+            400: error("No 'data' field or not an image."),
+            413: error("Larger than MUSES_MAX_UPLOAD_BYTES."),
+            **COMMON_ERRORS,
+        },
+    )
+    def post(self, request):
+        data, name = uploaded_file(request)
+        return Response(services.upload_predict_all(data=data, name=name))
+
+
+# --- predictions on stored images -----------------------------------------------------
+
+
+class PredictImageApi(PredictionApi):
+    class OutputSerializer(CustomResultsSerializer):
+        class Meta:
+            ref_name = "PredictImageOutput"
+
+        image_id = serializers.CharField()
+
+    @extend_schema(
+        operation_id="custom_predict_image",
+        summary="Every trained tag on a stored image (from stored features)",
+        responses={200: OutputSerializer, 404: error("No such image."), **COMMON_ERRORS},
+    )
+    def get(self, request, image_id: str):
+        image = services.image_get(image_id=image_id)
+        return Response(
+            {"image_id": image.image_id, "custom": services.image_predictions(image=image)}
+        )
+
+
+class PredictImageTagApi(PredictionApi):
+    class OutputSerializer(TagResultSerializer):
+        class Meta:
+            ref_name = "PredictImageTagOutput"
+
+        tag = serializers.CharField()
+        image_id = serializers.CharField()
+
+    @extend_schema(
+        operation_id="custom_predict_tag_image",
+        summary="One tag on a stored image (from stored features)",
+        responses={
+            200: OutputSerializer,
+            404: error("No such tag or image."),
+            409: error("The tag has no trained version."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request, tag: str, image_id: str):
+        models = services.models_for_tag(name=tag)
+        image = services.image_get(image_id=image_id)
+        tag_name = models.tag_names[0]
+        result = services.image_predictions(image=image, models=models)[tag_name]
+        return Response({"tag": tag_name, "image_id": image.image_id, **result})
+
+
+BatchInput = inline_serializer(
+    "PredictBatchInput",
+    {
+        "image_id": serializers.CharField(help_text="a,b,c (or a JSON list)"),
+        "tags": serializers.CharField(required=False, help_text="x,y (or a JSON list)"),
+    },
+)
+
+
+class PredictBatchApi(PredictionApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PredictBatchOutput"
+
+        predictions = serializers.DictField(
+            child=serializers.DictField(child=TagResultSerializer()),
+            help_text="{image_id: {tag: result}} in the order asked.",
+        )
+        unknown_image_ids = serializers.ListField(
+            child=serializers.CharField(), help_text="Ids with no stored image features."
+        )
+
+    doc = {
+        "summary": "Many stored images by many tags at once",
+        "description": (
+            "image_id and tags are comma-separated lists; without tags, every trained tag. "
+            "POST takes the same two fields in a form or JSON body, for lists too long for a URL."
+        ),
+        "responses": {
+            (200, "application/json"): OutputSerializer,
+            400: error("No image ids, too many, or a bad tag name."),
+            404: error("No such tag."),
+            409: error("A tag has no trained version."),
+            **COMMON_ERRORS,
+        },
+    }
+
+    @extend_schema(
+        operation_id="custom_predict_batch",
+        parameters=[
+            OpenApiParameter("image_id", str, required=True, description="a,b,c"),
+            OpenApiParameter("tags", str, description="x,y (default: every trained tag)"),
+        ],
+        **doc,
+    )
+    def get(self, request):
+        return self._reply(request.query_params)
+
+    @extend_schema(operation_id="custom_predict_batch_post", request=BatchInput, **doc)
+    def post(self, request):
+        return self._reply(request.data)
+
+    def _reply(self, params) -> HttpResponse:
+        batch = services.predict_batch(
+            image_ids=_list_value(params.get("image_id")),
+            tag_names=_list_value(params.get("tags")) or None,
+        )
+        body = render_batch_json(
+            batch.image_ids, batch.models, batch.features, batch.unknown_image_ids
+        )
+        return HttpResponse(body, content_type="application/json")
+
+
+def _list_value(value) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return list_param(value if isinstance(value, str) else None)
+
+
+class SuggestApi(PredictionApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SuggestOutput"
+
+        tag = serializers.CharField()
+        suggestions = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        operation_id="custom_suggest",
+        summary="Unlabelled stored images the tag is least sure of: label these next",
+        parameters=[OpenApiParameter("n", int, description="How many (1-1000, default 20).")],
+        responses={
+            200: OutputSerializer,
+            400: error("Bad n."),
+            404: error("No such tag."),
+            409: error("The tag has no trained version."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request, tag: str):
+        n = int_param(request, "n", default=20, low=1, high=MAX_SUGGESTIONS)
+        custom_tag = services.tag_get(name=tag)
+        return Response(
+            {"tag": custom_tag.name, "suggestions": services.tag_suggest(tag=custom_tag, n=n)}
+        )
+
+
+class SimilarApi(PredictionApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SimilarOutput"
+
+        image_id = serializers.CharField()
+        similar = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        operation_id="similar",
+        summary="Nearest stored images by cosine similarity of features",
+        parameters=[OpenApiParameter("n", int, description="How many (1-1000, default 10).")],
+        responses={
+            200: OutputSerializer,
+            400: error("Bad n."),
+            404: error("No such image."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request, image_id: str):
+        n = int_param(request, "n", default=10, low=1, high=MAX_SUGGESTIONS)
+        image = services.image_get(image_id=image_id)
+        return Response(
+            {"image_id": image.image_id, "similar": services.image_similar(image=image, n=n)}
+        )
+
+
+# --- state ----------------------------------------------------------------------------
+
+
+class StateSetApi(UploadApi):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StateSetOutput"
+
+        tags = serializers.IntegerField()
+        versions = serializers.IntegerField()
+        assignments = serializers.IntegerField()
+        assignments_skipped = serializers.IntegerField(help_text="Their images are not here.")
+        features = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="set_state",
+        summary="Load trained tags from a state tar (all or nothing)",
+        request=STATE_UPLOAD,
+        responses={
+            200: OutputSerializer,
+            400: error("Not a valid state tar, unsafe members, or another backbone."),
+            413: error("Larger than MUSES_STATE_MAX_BYTES."),
+            **COMMON_ERRORS,
+        },
+    )
+    def post(self, request):
+        data, _ = uploaded_file(request, max_bytes=settings.MUSES_STATE_MAX_BYTES)
+        return Response(state_import(data=data))
+
+
+class StateGetApi(BaseApi):
+    @extend_schema(
+        operation_id="get_state",
+        summary="Download every tag's assignments and active model as a tar",
+        parameters=[
+            OpenApiParameter("include_features", bool, description="Add the stored features.")
+        ],
+        responses={(200, "application/x-tar"): OpenApiTypes.BINARY, **COMMON_ERRORS},
+    )
+    def get(self, request):
+        data = state_export(include_features=bool_param(request, "include_features"))
+        response = HttpResponse(data, content_type="application/x-tar")
+        response["Content-Disposition"] = 'attachment; filename="state.tar"'
+        return response

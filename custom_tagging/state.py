@@ -1,0 +1,464 @@
+"""The state tar: trained tags (and optionally features) moved between installations.
+
+Layout::
+
+    manifest.json           format, format_version, backbone, weights_digest, feature_dim,
+                            created, tags (paths of the tag files), files (sha256 of each)
+    tags/00000.json         name, target_precision, assignments by image_id, model (or null)
+    tags/00000.coef.npy     the active version's weights (float32, feature_dim)
+    features/image_ids.json, features/vectors.npy   only with include_features
+
+Loading reads every member into memory (nothing is extracted to disk), checks all of it —
+member types and paths, sizes, checksums, JSON shapes, arrays loaded with
+``allow_pickle=False``, the backbone — and only then changes the database, in one
+transaction: all or nothing.
+"""
+
+import hashlib
+import io
+import json
+import math
+import posixpath
+import re
+import tarfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from custom_tagging import exceptions as errors
+from custom_tagging.models import Assignment, CustomTag, TagVersion
+from custom_tagging.services import backbone_get, tag_name_validate
+from muses.collection.models import IMAGE_ID_RE, Image
+from muses.vision.models import ImageFeature
+from muses.vision.store import feature_matrix, feature_row
+
+FORMAT = "muses-custom-tagging-state"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MAX_MEMBERS = 20_000
+LOOKUP_CHUNK = 500
+WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+# --- export ---------------------------------------------------------------------------
+
+
+def state_export(*, include_features: bool = False) -> bytes:
+    """Every tag with its assignments and active version as a tar (in memory)."""
+    backbone = backbone_get()
+    files: dict[str, bytes] = {}
+    tag_paths = []
+    for index, tag in enumerate(CustomTag.objects.order_by("name")):
+        path = f"tags/{index:05d}.json"
+        files[path] = _json_bytes(_tag_document(tag, path, files, backbone.name))
+        tag_paths.append(path)
+    if include_features:
+        _add_features(files)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "backbone": backbone.name,
+        "weights_digest": backbone.weights_digest,
+        "feature_dim": backbone.feature_dim,
+        "created": timezone.now().isoformat(),
+        "tags": tag_paths,
+        "features": "features/vectors.npy" if include_features else None,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    return _tar_bytes({MANIFEST: _json_bytes(manifest), **files})
+
+
+def _tag_document(tag: CustomTag, path: str, files: dict, backbone_name: str) -> dict:
+    assignments = {label: [] for label in Assignment.Label.values}
+    for image_id, label in tag.assignments.values_list("image__image_id", "label"):
+        assignments[label].append(image_id)
+    version = tag.versions.filter(is_active=True, backbone=backbone_name).first()
+    model = None
+    if version is not None:
+        coef_path = path.replace(".json", ".coef.npy")
+        files[coef_path] = _npy_bytes(version.coef_array())
+        model = {
+            "version": version.number,
+            "threshold": version.threshold,
+            "intercept": version.intercept,
+            "metrics": version.metrics,
+            "positives": version.positives,
+            "negatives": version.negatives,
+            "created": version.created.isoformat(),
+            "coef": coef_path,
+        }
+    return {
+        "name": tag.name,
+        "target_precision": tag.target_precision,
+        "assignments": assignments,
+        "model": model,
+    }
+
+
+def _add_features(files: dict) -> None:
+    _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
+    if matrix.nbytes > settings.MUSES_STATE_MAX_BYTES:
+        raise errors.InvalidQuery(
+            "The stored features are larger than MUSES_STATE_MAX_BYTES; export without them."
+        )
+    files["features/image_ids.json"] = _json_bytes(list(image_ids))
+    files["features/vectors.npy"] = _npy_bytes(matrix.astype(np.float32))
+
+
+def _json_bytes(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _tar_bytes(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), now, 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# --- import: reading and checking -----------------------------------------------------
+
+
+@dataclass
+class TagPlan:
+    name: str
+    target_precision: float | None
+    assignments: dict[str, list[str]]
+    model: dict | None = None
+    coef: np.ndarray | None = None
+
+
+@dataclass
+class StatePlan:
+    tags: list[TagPlan]
+    feature_ids: list[str] = field(default_factory=list)
+    features: np.ndarray | None = None
+
+
+def state_import(*, data: bytes) -> dict:
+    """Load a state tar: every tag it holds gets its assignments (for images that exist
+    here) and, when it has a model, a new active version. Tags not in the tar are kept."""
+    if len(data) > settings.MUSES_STATE_MAX_BYTES:
+        raise errors.UploadTooLarge(
+            f"The state is {len(data):,} bytes; the limit is {settings.MUSES_STATE_MAX_BYTES:,} "
+            "(MUSES_STATE_MAX_BYTES)."
+        )
+    plan = state_read(data=data)
+    with transaction.atomic():
+        return _apply(plan)
+
+
+def state_read(*, data: bytes) -> StatePlan:
+    """Parse and check a state tar completely; raises InvalidState or BackboneMismatch."""
+    members = read_tar_members(data, max_bytes=settings.MUSES_STATE_MAX_BYTES)
+    manifest = _manifest(members)
+    _check_checksums(manifest, members)
+    dim = manifest["feature_dim"]
+    tags = [_tag_plan(members, path, dim) for path in _string_list(manifest, "tags", MANIFEST)]
+    names = [t.name for t in tags]
+    if len(set(names)) != len(names):
+        raise errors.InvalidState("The state names the same tag twice.")
+    plan = StatePlan(tags=tags)
+    if manifest.get("features"):
+        plan.feature_ids, plan.features = _features(members, manifest["features"], dim)
+    return plan
+
+
+def read_tar_members(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
+    """Every regular file of the tar, read into memory; refuses absolute paths, '..',
+    links, devices, duplicates, too many members and contents over the size cap."""
+    members: dict[str, bytes] = {}
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+            for count, member in enumerate(archive):
+                if count >= MAX_MEMBERS:
+                    raise errors.InvalidState(f"The state has more than {MAX_MEMBERS} members.")
+                name = _checked_name(member)
+                if member.isdir():
+                    continue
+                total += member.size
+                if total > max_bytes:
+                    raise errors.InvalidState(
+                        f"The state's contents exceed the size cap of {max_bytes:,} bytes."
+                    )
+                if name in members:
+                    raise errors.InvalidState(f"The state has two members named {name!r}.")
+                members[name] = _read_member(archive, member)
+    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
+        raise errors.InvalidState(f"The state is not a readable tar (corrupt or truncated): {exc}")
+    if not members:
+        raise errors.InvalidState("The state tar is empty.")
+    return members
+
+
+def _checked_name(member: tarfile.TarInfo) -> str:
+    raw = member.name
+    if raw.startswith(("/", "\\")) or WINDOWS_DRIVE.match(raw):
+        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: absolute path.")
+    if ".." in PurePosixPath(raw.replace("\\", "/")).parts:
+        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: '..' in its path.")
+    if member.issym() or member.islnk():
+        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: links are not allowed.")
+    if member.isdev():
+        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: devices are not allowed.")
+    if not (member.isfile() or member.isdir()):
+        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: not a regular file.")
+    return posixpath.normpath(raw)
+
+
+def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = archive.extractfile(member)
+    content = handle.read() if handle is not None else b""
+    if len(content) != member.size:
+        raise errors.InvalidState(f"The member {member.name!r} is truncated.")
+    return content
+
+
+def _json_member(members: dict[str, bytes], name: str):
+    if name not in members:
+        raise errors.InvalidState(f"The state has no {name!r}.")
+    try:
+        return json.loads(members[name].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.InvalidState(f"{name} is not valid JSON: {exc}")
+
+
+def _manifest(members: dict[str, bytes]) -> dict:
+    manifest = _json_member(members, MANIFEST)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise errors.InvalidState(f"{MANIFEST} does not describe a {FORMAT!r} file.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise errors.InvalidState(
+            f"Unsupported format_version {manifest.get('format_version')!r} "
+            f"(this installation reads {FORMAT_VERSION})."
+        )
+    _check_backbone(manifest)
+    return manifest
+
+
+def _check_backbone(manifest: dict) -> None:
+    backbone = backbone_get()
+    theirs = (manifest.get("backbone"), manifest.get("weights_digest"), manifest.get("feature_dim"))
+    ours = (backbone.name, backbone.weights_digest, backbone.feature_dim)
+    if theirs != ours:
+        raise errors.BackboneMismatch(
+            f"The state was made with backbone {theirs[0]!r} (weights {theirs[1]!r}, "
+            f"{theirs[2]!r} features); this installation uses {ours[0]!r} (weights "
+            f"{ours[1]!r}, {ours[2]} features). Its models cannot score these features."
+        )
+
+
+def _check_checksums(manifest: dict, members: dict[str, bytes]) -> None:
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise errors.InvalidState(f"{MANIFEST} has no 'files' checksums.")
+    for name, digest in files.items():
+        if name not in members:
+            raise errors.InvalidState(f"The state is missing {name!r} (truncated?).")
+        if hashlib.sha256(members[name]).hexdigest() != digest:
+            raise errors.InvalidState(f"{name!r} does not match its checksum (corrupt).")
+
+
+def _string_list(doc: dict, key: str, where: str) -> list[str]:
+    value = doc.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise errors.InvalidState(f"{where}: {key!r} must be a list of strings.")
+    return value
+
+
+def _number(doc: dict, key: str, where: str, *, low: float, high: float) -> float:
+    value = doc.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise errors.InvalidState(f"{where}: {key!r} must be a finite number.")
+    if not low <= value <= high:
+        raise errors.InvalidState(f"{where}: {key!r} must be between {low} and {high}.")
+    return float(value)
+
+
+def _tag_plan(members: dict[str, bytes], path: str, dim: int) -> TagPlan:
+    doc = _json_member(members, path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
+        raise errors.InvalidState(f"{path}: not a tag document.")
+    try:
+        name = tag_name_validate(doc["name"])
+    except errors.InvalidTagName as exc:
+        raise errors.InvalidState(f"{path}: {exc.detail}")
+    target = doc.get("target_precision")
+    if target is not None:
+        target = _number(doc, "target_precision", path, low=0.0, high=1.0)
+    plan = TagPlan(name=name, target_precision=target, assignments=_assignments(doc, path))
+    if doc.get("model") is not None:
+        plan.model, plan.coef = _model(members, doc["model"], path, dim)
+    return plan
+
+
+def _assignments(doc: dict, path: str) -> dict[str, list[str]]:
+    raw = doc.get("assignments") or {}
+    if not isinstance(raw, dict):
+        raise errors.InvalidState(f"{path}: 'assignments' must be an object.")
+    result = {}
+    for label in Assignment.Label.values:
+        ids = _string_list(raw, label, path) if label in raw else []
+        bad = [i for i in ids if not IMAGE_ID_RE.match(i)]
+        if bad:
+            raise errors.InvalidState(f"{path}: invalid image_id {bad[0][:80]!r}.")
+        result[label] = ids
+    if set(result["positive"]) & set(result["negative"]):
+        raise errors.InvalidState(f"{path}: an image is both positive and negative.")
+    return result
+
+
+def _model(members, model: dict, path: str, dim: int) -> tuple[dict, np.ndarray]:
+    if not isinstance(model, dict) or not isinstance(model.get("coef"), str):
+        raise errors.InvalidState(f"{path}: 'model' must be an object naming its 'coef' file.")
+    clean = {
+        "version": int(_number(model, "version", path, low=1, high=2**31)),
+        "threshold": _number(model, "threshold", path, low=0.0, high=1.0),
+        "intercept": _number(model, "intercept", path, low=-1e6, high=1e6),
+        "positives": int(_number(model, "positives", path, low=0, high=2**31)),
+        "negatives": int(_number(model, "negatives", path, low=0, high=2**31)),
+        "metrics": model.get("metrics") if isinstance(model.get("metrics"), dict) else {},
+        "created": str(model.get("created", ""))[:40],
+    }
+    coef = _array(members, model["coef"], path)
+    if coef.shape != (dim,):
+        raise errors.InvalidState(f"{model['coef']}: expected shape ({dim},), got {coef.shape}.")
+    return clean, coef
+
+
+def _array(members: dict[str, bytes], name: str, where: str) -> np.ndarray:
+    if name not in members:
+        raise errors.InvalidState(f"{where}: the state has no {name!r}.")
+    try:
+        array = np.load(io.BytesIO(members[name]), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise errors.InvalidState(f"{name} is not a plain numeric .npy array: {exc}")
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        raise errors.InvalidState(f"{name} must hold floating-point numbers.")
+    if not np.all(np.isfinite(array)):
+        raise errors.InvalidState(f"{name} holds NaN or infinite values.")
+    return array.astype(np.float32)
+
+
+def _features(members, name: str, dim: int) -> tuple[list[str], np.ndarray]:
+    ids = _json_member(members, "features/image_ids.json")
+    if not isinstance(ids, list) or not all(
+        isinstance(i, str) and IMAGE_ID_RE.match(i) for i in ids
+    ):
+        raise errors.InvalidState("features/image_ids.json must be a list of image ids.")
+    vectors = _array(members, name, MANIFEST)
+    if vectors.shape != (len(ids), dim):
+        raise errors.InvalidState(
+            f"{name}: expected shape ({len(ids)}, {dim}), got {vectors.shape}."
+        )
+    return ids, vectors
+
+
+# --- import: applying -----------------------------------------------------------------
+
+
+def _apply(plan: StatePlan) -> dict:
+    report = {"tags": 0, "versions": 0, "assignments": 0, "assignments_skipped": 0, "features": 0}
+    all_ids = {i for t in plan.tags for ids in t.assignments.values() for i in ids}
+    image_pks = _image_pks(all_ids | set(plan.feature_ids))
+    for tag_plan in plan.tags:
+        tag, _ = CustomTag.objects.get_or_create(name=tag_plan.name)
+        tag.target_precision = tag_plan.target_precision
+        tag.save(update_fields=["target_precision"])
+        report["tags"] += 1
+        written, skipped = _apply_assignments(tag, tag_plan.assignments, image_pks)
+        report["assignments"] += written
+        report["assignments_skipped"] += skipped
+        if tag_plan.model is not None:
+            _apply_model(tag, tag_plan)
+            report["versions"] += 1
+    if plan.features is not None:
+        report["features"] = _apply_features(plan, image_pks)
+    return report
+
+
+def _image_pks(image_ids: set[str]) -> dict[str, int]:
+    ids = sorted(image_ids)
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        found.update(Image.objects.filter(image_id__in=chunk).values_list("image_id", "pk"))
+    return found
+
+
+def _apply_assignments(tag, assignments: dict[str, list[str]], image_pks) -> tuple[int, int]:
+    existing = {a.image_id: a for a in Assignment.objects.filter(tag=tag)}
+    create, update, skipped = [], [], 0
+    for label, ids in assignments.items():
+        for image_id in ids:
+            pk = image_pks.get(image_id)
+            if pk is None:
+                skipped += 1
+            elif pk in existing:
+                existing[pk].label = label
+                update.append(existing[pk])
+            else:
+                create.append(Assignment(tag=tag, image_id=pk, label=label))
+    Assignment.objects.bulk_create(create, batch_size=LOOKUP_CHUNK)
+    Assignment.objects.bulk_update(update, ["label"], batch_size=LOOKUP_CHUNK)
+    return len(create) + len(update), skipped
+
+
+def _apply_model(tag: CustomTag, plan: TagPlan) -> TagVersion:
+    backbone = backbone_get()
+    model = plan.model
+    number = (tag.versions.aggregate(m=Max("number"))["m"] or 0) + 1
+    tag.versions.filter(is_active=True).update(is_active=False)
+    metrics = dict(
+        model["metrics"], imported={"version": model["version"], "created": model["created"]}
+    )
+    return TagVersion.objects.create(
+        tag=tag,
+        number=number,
+        is_active=True,
+        backbone=backbone.name,
+        weights_digest=backbone.weights_digest,
+        feature_dim=len(plan.coef),
+        coef=plan.coef.astype("<f4").tobytes(),
+        intercept=model["intercept"],
+        threshold=model["threshold"],
+        metrics=metrics,
+        positives=model["positives"],
+        negatives=model["negatives"],
+    )
+
+
+def _apply_features(plan: StatePlan, image_pks: dict[str, int]) -> int:
+    """Store vectors for images that exist here and have none yet."""
+    backbone = backbone_get()
+    pks = [image_pks.get(i) for i in plan.feature_ids]
+    have = set(
+        ImageFeature.objects.filter(
+            backbone=backbone.name, image_id__in=[p for p in pks if p]
+        ).values_list("image_id", flat=True)
+    )
+    rows = [
+        feature_row(Image(pk=pk), backbone, vector)
+        for pk, vector in zip(pks, plan.features)
+        if pk is not None and pk not in have
+    ]
+    ImageFeature.objects.bulk_create(rows, batch_size=LOOKUP_CHUNK, ignore_conflicts=True)
+    return len(rows)

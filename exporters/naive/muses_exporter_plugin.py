@@ -1,0 +1,153 @@
+"""The naive exporter: label collection images by class words in their item's title or object
+type, and write them as a train / validation / test dataset.
+
+Knobs (the seed's advice): ``max_images`` caps the images per class, against imbalance and
+memory; the words and classes themselves live in ``naive_classification.definitions``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from django.conf import settings
+from django.db.models import Q
+
+from exporters import NothingToExport
+from exporters.dataset import (
+    SPLIT_RATIOS,
+    DatasetEntry,
+    assign_splits,
+    cap_per_class,
+    class_table,
+    write_dataset,
+)
+from exporters.naive.labels import NaiveLabeller
+from muses.collection.models import Image
+from naive_classification import definitions
+
+NAME = "naive"
+# At most this many images per class; None keeps them all.
+MAX_IMAGES: int | None = 1000
+# Changing the seed reshuffles which items land in which split.
+SPLIT_SEED = "muses-naive-v1"
+SKIP_NO_FILE = "image file missing"
+SKIP_UNKNOWN_CURATOR_CLASS = "curator class not in definitions"
+CURATOR_FIELD = "curator_class"
+
+
+@dataclass
+class ExportReport:
+    output: Path
+    entries: list[DatasetEntry]
+    labelled: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    dry_run: bool = False
+
+    def counts(self, split: str) -> Counter:
+        return Counter(e.class_name for e in self.entries if e.split == split)
+
+
+def labeller() -> NaiveLabeller:
+    return NaiveLabeller(definitions.synonyms_extended, definitions.class_priority)
+
+
+def candidate_images():
+    """Images of collection items, and item-less images a curator has classified."""
+    query = Q(item__isnull=False) | ~Q(curator_class="")
+    return Image.objects.filter(query).select_related("item").order_by("id")
+
+
+def label_image(image: Image, naive: NaiveLabeller) -> tuple[str | None, str, str, str]:
+    """(class, matched word, field, skip reason): a curator's class wins over the words."""
+    if image.curator_class:
+        if image.curator_class not in definitions.classes:
+            return None, "", "", SKIP_UNKNOWN_CURATOR_CLASS
+        return image.curator_class, image.curator_class, CURATOR_FIELD, ""
+    record = {"title": image.item.title, "object_type": image.item.object_type}
+    label = naive.label(record)
+    return label.class_name, label.word, label.field, label.skipped
+
+
+def entry_for(image: Image, class_name: str, word: str, field_name: str) -> DatasetEntry:
+    item = image.item
+    return DatasetEntry(
+        image_id=image.image_id,
+        source=Path(settings.MEDIA_ROOT) / image.file.name,
+        group=f"item:{item.pk}" if item else f"image:{image.image_id}",
+        item_id=item.pk if item else None,
+        object_number=item.object_number if item else "",
+        class_name=class_name,
+        class_index=definitions.classes[class_name],
+        matched_word=word,
+        field=field_name,
+    )
+
+
+def collect_entries(naive: NaiveLabeller) -> tuple[list[DatasetEntry], Counter]:
+    entries, skipped = [], Counter()
+    for image in candidate_images().iterator(chunk_size=2000):
+        class_name, word, field_name, reason = label_image(image, naive)
+        if class_name is None:
+            skipped[reason] += 1
+            continue
+        entry = entry_for(image, class_name, word, field_name)
+        if not entry.source.is_file():
+            skipped[SKIP_NO_FILE] += 1
+            continue
+        entries.append(entry)
+    return entries, skipped
+
+
+def dataset_info(entries: list[DatasetEntry], max_images: int | None) -> dict:
+    return {
+        "exporter": NAME,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "classes": definitions.classes,
+        "max_images": max_images,
+        "split_ratios": SPLIT_RATIOS,
+        "split_seed": SPLIT_SEED,
+        "images": len(entries),
+    }
+
+
+def print_report(report: ExportReport, out: TextIO) -> None:
+    table = class_table(report.entries, definitions.class_names(), report.labelled)
+    out.write(table + "\n")
+    for reason, count in sorted(report.skipped.items()):
+        out.write(f"skipped ({reason}): {count}\n")
+    verb = "Would write" if report.dry_run else "Writing"
+    out.write(f"{verb} {len(report.entries)} images to {report.output}\n")
+
+
+def do_export(
+    max_images: int | None = MAX_IMAGES,
+    *,
+    output: str | Path | None = None,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+    progress: bool = True,
+) -> ExportReport:
+    """Label, cap, split and (unless ``dry_run``) write the dataset, replacing the previous
+    one atomically; prints a per-class table to ``out``."""
+    if max_images is not None and max_images < 1:
+        raise ValueError(f"max_images must be at least 1, not {max_images}")
+    root = Path(output or settings.MUSES_DATASET_DIR)
+    entries, skipped = collect_entries(labeller())
+    labelled = Counter(e.class_name for e in entries)
+    entries = cap_per_class(entries, max_images, SPLIT_SEED)
+    assign_splits(entries, SPLIT_SEED)
+    report = ExportReport(root, entries, labelled, skipped, dry_run)
+    print_report(report, out or sys.stdout)
+    if not entries and not dry_run:
+        raise NothingToExport(
+            f"No image got a class, so {root} was left as it was: import a collection first, "
+            "or check the words in naive_classification/definitions.py"
+        )
+    if not dry_run:
+        write_dataset(entries, root, dataset_info(entries, max_images), progress=progress)
+    return report

@@ -1,0 +1,86 @@
+"""Base features computed once, for the transfer phase.
+
+While the base is frozen its output for a given input never changes, so running it again every
+epoch is wasted work (84 s against 0.26 s per epoch for VGG19 at 128 px). Instead each training
+image is seen in ``views`` versions (the plain image and ``views - 1`` augmented ones), the base
+runs once per version, and every epoch the head trains on one randomly chosen version per image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from naive_classification.data import SplitData, image_stream
+
+DEFAULT_VIEWS = 4
+
+
+def feature_function(model):
+    """preprocess + base of an assembled model, as one compiled inference function."""
+    import tensorflow as tf
+
+    preprocess, base = model.get_layer("preprocess"), model.get_layer("base")
+    return tf.function(lambda x: base(preprocess(x), training=False), reduce_retracing=True)
+
+
+def extract_views(
+    features_of,
+    data: SplitData,
+    size: int,
+    *,
+    views: int = 1,
+    augmenter=None,
+    batch_size: int = 32,
+    progress: bool = True,
+    desc: str = "Base features",
+) -> np.ndarray:
+    """(views, N, D) float32: view 0 is the plain image, the others augmented; images are
+    decoded once for all their views. ``data`` must not be empty."""
+    if not len(data):
+        raise ValueError("no images to extract features from")
+    if views > 1 and augmenter is None:
+        raise ValueError("augmented views need an augmenter")
+    import tensorflow as tf
+
+    # One compiled call per batch for augmentation and base together.
+    augmented_features_of = tf.function(
+        lambda x: features_of(augmenter(x, training=True)), reduce_retracing=True
+    )
+    chunks: list[list[np.ndarray]] = [[] for _ in range(views)]
+    stream = image_stream(data, size, batch_size)
+    with tqdm(total=len(data) * views, desc=desc, unit="view", disable=not progress) as bar:
+        for pixels, _labels in stream:
+            for view in range(views):
+                compute = features_of if view == 0 else augmented_features_of
+                chunks[view].append(np.asarray(compute(pixels), np.float32))
+                bar.update(int(pixels.shape[0]))
+    return np.stack([np.concatenate(chunk) for chunk in chunks])
+
+
+def view_stream(
+    views: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    weights: np.ndarray | None = None,
+    seed: int | None = None,
+):
+    """A tf.data pipeline of (features, label[, weight]) batches over cached views: shuffled
+    every epoch, and each image in a randomly chosen view."""
+    import tensorflow as tf
+
+    table = tf.constant(views)
+    count = views.shape[0]
+    columns = (np.arange(views.shape[1], dtype=np.int32), labels)
+    if weights is not None:
+        columns = (*columns, weights.astype(np.float32))
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    dataset = dataset.shuffle(views.shape[1], seed=seed, reshuffle_each_iteration=True)
+
+    @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing to convert
+    def gather(index, *rest):
+        chosen = tf.random.uniform(tf.shape(index), 0, count, dtype=tf.int32, seed=seed)
+        return (tf.gather_nd(table, tf.stack([chosen, index], axis=1)), *rest)
+
+    return dataset.batch(batch_size).map(gather).prefetch(-1)

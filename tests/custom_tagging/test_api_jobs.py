@@ -1,0 +1,54 @@
+"""/api/jobs, /api/jobs/<task_id>, /api/jobs/<task_id>/cancel, /api/tags/<tag>/train"""
+
+from unittest import mock
+
+from custom_tagging import services
+from custom_tagging.models import TrainingJob
+
+
+def test_training_through_the_rest_api_returns_the_job(api, labelled_tag):
+    labelled_tag("red")
+    response = api.post("/api/tags/red/train")
+    assert response.status_code == 202
+    assert response.json()["state"] == "success" and response.json()["version"] == 1
+
+
+def test_jobs_are_listed_and_filtered_by_state(api, labelled_tag):
+    labelled_tag("red")
+    api.post("/api/tags/red/train")
+    assert api.get("/api/jobs").json()["count"] == 1
+    assert api.get("/api/jobs?state=error").json()["count"] == 0
+    task_id = api.get("/api/jobs").json()["results"][0]["task_id"]
+    assert api.get(f"/api/jobs/{task_id}").json()["tag"] == "red"
+
+
+def test_a_running_job_cancelled_midway_leaves_no_version(api, labelled_tag):
+    labelled_tag("red")
+    with mock.patch("custom_tagging.services.async_task"):
+        task_id = api.post("/api/tags/red/train").json()["task_id"]
+    job = TrainingJob.objects.get(task_id=task_id)
+    real_progress = services.job_progress
+
+    def cancel_during_training(**kwargs):
+        services.job_cancel(task_id=task_id)
+        real_progress(**kwargs)
+
+    with mock.patch("custom_tagging.services.job_progress", side_effect=cancel_during_training):
+        assert services.training_job_run(job_pk=job.pk).state == "cancelled"
+    assert not job.tag.versions.exists()
+
+
+def test_a_finished_job_cannot_be_cancelled(api, labelled_tag):
+    labelled_tag("red")
+    task_id = api.post("/api/tags/red/train").json()["task_id"]
+    response = api.post(f"/api/jobs/{task_id}/cancel")
+    assert response.status_code == 409
+    assert "success" in response.json()["detail"]
+
+
+def test_cancelling_an_unknown_job_is_404(api):
+    assert api.post("/api/jobs/nope/cancel").status_code == 404
+
+
+def test_jobs_need_a_token(anonymous):
+    assert anonymous.get("/api/jobs").status_code == 401

@@ -1,0 +1,71 @@
+"""GET|POST /custom/predict_batch?image_id=a,b&tags=x,y"""
+
+from tests.custom_tagging.conftest import BLUE
+
+
+def test_it_scores_many_images_by_many_tags_in_the_order_asked(api, trained_tag, add_image):
+    trained_tag("red")
+    trained_tag("crimson")
+    add_image("b1", BLUE)
+    response = api.get("/custom/predict_batch?image_id=b1,red-pos-0&tags=red,crimson")
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body["predictions"]) == ["b1", "red-pos-0"]
+    assert list(body["predictions"]["b1"]) == ["red", "crimson"]
+    assert body["predictions"]["red-pos-0"]["red"]["prediction"] is True
+    assert body["predictions"]["b1"]["red"]["prediction"] is False
+    assert body["unknown_image_ids"] == []
+
+
+def test_batch_results_equal_the_single_image_results(api, trained_tag, add_image):
+    trained_tag("red")
+    add_image("mid", (150, 90, 90))
+    single = api.get("/custom/predict/red/mid").json()
+    batch = api.get("/custom/predict_batch?image_id=mid&tags=red").json()["predictions"]["mid"]
+    assert batch["red"] == {k: single[k] for k in ("score", "prediction", "threshold", "version")}
+
+
+def test_without_tags_it_uses_every_trained_tag(api, trained_tag):
+    trained_tag("red")
+    body = api.get("/custom/predict_batch?image_id=red-pos-0").json()
+    assert list(body["predictions"]["red-pos-0"]) == ["red"]
+
+
+def test_unknown_image_ids_are_listed_not_fatal(api, trained_tag):
+    trained_tag("red")
+    body = api.get("/custom/predict_batch?image_id=red-pos-0,ghost,,ghost&tags=red").json()
+    assert list(body["predictions"]) == ["red-pos-0"]
+    assert body["unknown_image_ids"] == ["ghost"]
+
+
+def test_an_unknown_tag_is_404(api, trained_tag):
+    trained_tag("red")
+    response = api.get("/custom/predict_batch?image_id=red-pos-0&tags=red,ghost")
+    assert response.status_code == 404
+    assert "'ghost'" in response.json()["detail"]
+
+
+def test_an_untrained_tag_is_409(api, trained_tag, labelled_tag):
+    trained_tag("red")
+    labelled_tag("blue")
+    response = api.get("/custom/predict_batch?image_id=red-pos-0&tags=red,blue")
+    assert response.status_code == 409
+
+
+def test_it_needs_image_ids(api):
+    response = api.get("/custom/predict_batch?tags=red")
+    assert response.status_code == 400
+    assert "image_id=" in response.json()["detail"]
+
+
+def test_post_takes_long_lists_in_a_json_body(api, trained_tag):
+    trained_tag("red")
+    ids = [f"red-pos-{i}" for i in range(6)] + [f"missing-{i}" for i in range(3000)]
+    response = api.post("/custom/predict_batch", {"image_id": ids, "tags": ["red"]}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["predictions"]) == 6 and len(body["unknown_image_ids"]) == 3000
+
+
+def test_it_needs_a_token(anonymous):
+    assert anonymous.get("/custom/predict_batch?image_id=a").status_code == 401

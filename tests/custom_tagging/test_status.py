@@ -1,0 +1,71 @@
+"""GET /status/<task_id>"""
+
+from datetime import timedelta
+from types import SimpleNamespace
+from unittest import mock
+
+from django.utils import timezone
+
+from custom_tagging import tasks
+from custom_tagging.models import CustomTag, TrainingJob
+
+
+def test_a_finished_training_shows_state_progress_timestamps_and_metrics(api, labelled_tag):
+    labelled_tag("red")
+    task_id = api.get("/custom/train/red").json()["task_id"]
+    response = api.get(f"/status/{task_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["task_id"] == task_id and body["kind"] == "training" and body["tag"] == "red"
+    assert body["state"] == "success" and body["progress"] == 1.0 and body["error"] == ""
+    assert body["created"] <= body["started"] <= body["finished"]
+    assert body["version"] == 1
+    assert set(body["metrics"]) >= {"precision", "recall", "f1", "average_precision"}
+
+
+def test_an_unknown_task_id_is_404(api):
+    response = api.get("/status/0123456789abcdef")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No task with task_id '0123456789abcdef'."
+
+
+def test_a_job_running_past_the_queue_timeout_is_reported_as_an_error(api, settings):
+    tag = CustomTag.objects.create(name="red")
+    long_ago = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 600)
+    job = TrainingJob.objects.create(tag=tag, tag_name="red", state="running", started=long_ago)
+    body = api.get(f"/status/{job.task_id}").json()
+    assert body["state"] == "error"
+    assert "killed or timed out" in body["error"]
+
+
+def test_a_task_that_django_q_reports_failed_marks_the_job_failed(db):
+    tag = CustomTag.objects.create(name="red")
+    job = TrainingJob.objects.create(tag=tag, tag_name="red", state="running")
+    failed = SimpleNamespace(success=False, args=(job.pk,), result="Task exceeded maximum timeout")
+    tasks.tag_train_hook(failed)
+    job.refresh_from_db()
+    assert job.state == "error" and job.error == "Task exceeded maximum timeout"
+
+
+def test_the_hook_leaves_a_successful_job_alone(api, labelled_tag):
+    labelled_tag("red")
+    task_id = api.get("/custom/train/red").json()["task_id"]
+    job = TrainingJob.objects.get(task_id=task_id)
+    tasks.tag_train_hook(SimpleNamespace(success=False, args=(job.pk,), result="late"))
+    job.refresh_from_db()
+    assert job.state == "success"
+
+
+def test_a_job_cancelled_while_queued_never_runs(api, labelled_tag):
+    labelled_tag("red")
+    with mock.patch("custom_tagging.services.async_task"):
+        task_id = api.get("/custom/train/red").json()["task_id"]
+    assert api.post(f"/api/jobs/{task_id}/cancel").status_code == 200
+    job = TrainingJob.objects.get(task_id=task_id)
+    assert tasks.tag_train_task(job.pk) == "cancelled"
+    assert api.get(f"/status/{task_id}").json()["state"] == "cancelled"
+    assert not job.tag.versions.exists()
+
+
+def test_status_needs_a_token(anonymous):
+    assert anonymous.get("/status/abc").status_code == 401

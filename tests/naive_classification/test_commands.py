@@ -1,0 +1,151 @@
+"""The three commands: export, train and classify, and their bad options."""
+
+import io
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from naive_classification.persistence import read_metadata
+from tests.naive_classification.conftest import TINY
+
+
+def run(name, *args, **options):
+    out = io.StringIO()
+    call_command(name, *args, stdout=out, stderr=io.StringIO(), verbosity=0, **options)
+    return out.getvalue()
+
+
+# --- muses_export_classification_data ----------------------------------------------------
+
+
+def test_export_lists_the_known_exporters_for_an_unknown_one(db):
+    with pytest.raises(CommandError, match="Unknown exporter 'clever'; known exporters: naive"):
+        run("muses_export_classification_data", exporter="clever")
+
+
+def test_export_refuses_a_cap_below_one(db):
+    with pytest.raises(CommandError, match="at least 1"):
+        run("muses_export_classification_data", "--exporter", "naive", "--max-images", "0")
+
+
+def test_export_of_an_empty_collection_says_to_import_first(db, settings, tmp_path):
+    settings.MUSES_DATASET_DIR = tmp_path / "dataset"
+    with pytest.raises(CommandError, match="import a collection first"):
+        run("muses_export_classification_data", exporter="naive")
+
+
+def test_export_prints_the_table_and_writes_the_dataset(egyptian_items, settings, tmp_path):
+    settings.MUSES_DATASET_DIR = tmp_path / "dataset"
+    out = run("muses_export_classification_data", exporter="naive", max_images=2)
+    assert "total" in out and "Writing 20 images" in out
+    assert (tmp_path / "dataset" / "manifest.csv").exists()
+
+
+def test_export_dry_run_writes_nothing(egyptian_items, settings, tmp_path):
+    settings.MUSES_DATASET_DIR = tmp_path / "dataset"
+    out = run("muses_export_classification_data", exporter="naive", dry_run=True)
+    assert "Would write 30 images" in out
+    assert not (tmp_path / "dataset").exists()
+
+
+# --- muses_train_model ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_dataset(settings, tiny_dataset):
+    settings.MUSES_DATASET_DIR = tiny_dataset
+    return tiny_dataset
+
+
+def train(*args):
+    return run("muses_train_model", "--model-name", "m", *args)
+
+
+def test_training_without_a_dataset_says_to_run_the_exporter(settings, tmp_path):
+    settings.MUSES_DATASET_DIR = tmp_path / "none"
+    with pytest.raises(CommandError, match="muses_export_classification_data --exporter naive"):
+        train("--epochs", "1")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--epochs", "1", "--target-size", "16"], "32 to 1024 px"),
+        (["--epochs", "0"], "at least 1"),
+        (["--epochs", "1", "--fine-tuning"], "fine-tuning needs at least 2 epochs"),
+        (["--epochs", "1", "--model-type", "resnet"], "choose one of: vgg, efficientnet_lite0"),
+        (["--epochs", "1", "--weights", "random"], "imagenet or none"),
+    ],
+)
+def test_training_rejects_bad_options(with_dataset, args, message):
+    with pytest.raises(CommandError, match=message):
+        train(*args)
+
+
+def test_training_rejects_a_model_name_that_is_a_path(with_dataset):
+    with pytest.raises(CommandError, match="model name '../evil' is invalid"):
+        run("muses_train_model", "--model-name", "../evil", "--epochs", "1")
+
+
+def test_training_with_unavailable_vgg_weights_says_where_to_put_them(with_dataset, monkeypatch):
+    from muses.vision import backbones
+
+    def unavailable():
+        raise backbones.BackboneUnavailable("Place vgg19_weights.h5 in MUSES_WEIGHTS_DIR")
+
+    monkeypatch.setattr(backbones, "vgg19_weights_path", unavailable)
+    with pytest.raises(CommandError, match="Place vgg19_weights.h5 in MUSES_WEIGHTS_DIR"):
+        train("--epochs", "1", "--target-size", str(TINY))
+
+
+def test_training_async_queues_the_task_and_prints_its_id(with_dataset):
+    with mock.patch("django_q.tasks.async_task", return_value="abc123") as queue:
+        out = train("--epochs", "4", "--fine-tuning", "--async", "--weights", "none")
+    assert "task abc123" in out
+    (path,) = queue.call_args.args
+    assert path == "naive_classification.tasks.train_model_task"
+    assert queue.call_args.kwargs["epochs"] == 4
+    assert queue.call_args.kwargs["weights"] is None
+
+
+@pytest.mark.django_db
+def test_the_queued_task_trains_transfer_then_fine_tuning_and_saves(with_dataset, settings):
+    # Q_CLUSTER["sync"] is on in tests: the queued task runs here, by its dotted path.
+    out = run(
+        "muses_train_model",
+        "--model-name",
+        "queued",
+        "--epochs",
+        "2",
+        "--fine-tuning",
+        "--plot-performance",
+        "--target-size",
+        str(TINY),
+        "--weights",
+        "none",
+        "--async",
+    )
+    assert "queued training of queued" in out
+    saved = read_metadata(settings.MUSES_MODEL_DIR / "queued.keras")
+    assert [p["phase"] for p in saved["history"]] == ["transfer", "fine-tuning"]
+    assert (settings.MUSES_PLOT_DIR / "queued.png").exists()
+
+
+# --- muses_classify ------------------------------------------------------------------------
+
+
+def test_classify_without_a_configured_model_says_how_to_configure_one(db, settings):
+    settings.MUSES_CONFIG = {"classification": {"naive_classification": {"model_path": ""}}}
+    with pytest.raises(CommandError, match="MUSES_NAIVE_MODEL_PATH"):
+        run("muses_classify")
+
+
+def test_classify_with_a_missing_model_file_says_where_it_looked(db, tmp_path):
+    with pytest.raises(CommandError, match="No model file at"):
+        run("muses_classify", model_path=str(tmp_path / "gone.keras"))
+
+
+def test_classify_refuses_a_batch_size_below_one(db):
+    with pytest.raises(CommandError, match="at least 1"):
+        run("muses_classify", batch_size=0)
