@@ -10,6 +10,7 @@ Targets (issue 5): zero errors and zero lost; predict <= 1.3x the single forward
 
 import argparse
 import csv
+import logging
 import os
 import re
 import signal
@@ -159,10 +160,10 @@ def http_latency(path: Path, base: str, repeats: int) -> tuple[float, float]:
         return median_time(predict, repeats), floor
 
 
-def in_process(path: Path, repeats: int) -> tuple[float, float, float]:
+def in_process(path: Path, repeats: int) -> tuple[float, float, float, float]:
     """(server time of /predict/custom/coin through Django's test client, the same with
-    the batcher's gather window at 0, backbone forward of one image), in this process on
-    the run's database, servers stopped."""
+    the batcher's gather window at 0, backbone forward of one image, a 404 through the same
+    stack), in this process on the run's database, servers stopped."""
     os.environ.update(
         DJANGO_SETTINGS_MODULE="muses.settings",
         MUSES_VAR_DIR=VAR_DIR,
@@ -191,7 +192,10 @@ def in_process(path: Path, repeats: int) -> tuple[float, float, float]:
 
     server = median_time(predict, repeats)
     batcher_for(backbone).wait_s = 0.0  # what MUSES_BATCH_WAIT_MS=0 would give
-    return server, median_time(predict, repeats), forward
+    no_wait = median_time(predict, repeats)
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the 404s below
+    floor = median_time(lambda: client.get("/status/none"), repeats)
+    return server, no_wait, forward, floor
 
 
 def main() -> None:
@@ -215,7 +219,7 @@ def main() -> None:
         over_http, floor = http_latency(probe, base, args.repeats)
     finally:
         stop_stack(stack)
-    server, no_wait, forward = in_process(probe, args.repeats)
+    server, no_wait, forward, floor_in_process = in_process(probe, args.repeats)
     print(f"backbone forward of one image (batch 1): median {forward * 1000:.1f} ms")
     print(
         f"/predict/custom/coin server time (Django in process: multipart, decode, batcher, "
@@ -223,7 +227,8 @@ def main() -> None:
     )
     print(
         f"  the same with the batcher's gather window at 0 ms (MUSES_BATCH_WAIT_MS=0): "
-        f"median {no_wait * 1000:.1f} ms, ratio {no_wait / forward:.2f}"
+        f"median {no_wait * 1000:.1f} ms, ratio {no_wait / forward:.2f}; Django+DRF floor "
+        f"(a 404 through the same stack): {floor_in_process * 1000:.1f} ms"
     )
     print(
         f"/predict/custom/coin over HTTP to runserver: median {over_http * 1000:.1f} ms "

@@ -437,7 +437,7 @@ class PredictBatchApi(PredictionApi):
             tag_names=_list_value(params.get("tags")) or None,
         )
         body = render_batch_json(
-            batch.image_ids, batch.models, batch.features, batch.unknown_image_ids
+            batch.image_ids, batch.models, batch.scores, batch.unknown_image_ids
         )
         return HttpResponse(body, content_type="application/json")
 

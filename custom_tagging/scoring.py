@@ -100,7 +100,7 @@ def active_models(tag_names: list[str] | None = None) -> ActiveModels:
 
 
 def render_batch_json(
-    image_ids: list[str], models: ActiveModels, features: np.ndarray, unknown_ids: list[str]
+    image_ids: list[str], models: ActiveModels, scores: np.ndarray, unknown_ids: list[str]
 ) -> str:
     """'{"predictions": {"id": {"tag": {"score": s, "prediction": p, "threshold": t,
     "version": v}, ...}, ...}, "unknown_image_ids": [...]}' without a dict per cell: each
@@ -115,7 +115,7 @@ def render_batch_json(
     if len(models) == 0:
         pieces[:, 0] = [k + "}" for k in keys]
     else:
-        quantized = quantize(models.scores(features))
+        quantized = quantize(scores)
         for j, (name, version, threshold) in enumerate(
             zip(models.tag_names, models.versions, models.thresholds)
         ):

@@ -8,6 +8,8 @@ import csv
 import logging
 import os
 import tempfile
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +41,7 @@ from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
 from muses.vision.decode import ImageDecodeError, decode_image
 from muses.vision.models import ImageFeature
 from muses.vision.store import (
+    extraction_announced,
     feature_matrix,
     features_extract,
     features_of_pixels,
@@ -52,6 +55,8 @@ MAX_BATCH_IMAGES = 100_000
 MAX_RESULTS = 1000
 # A running job older than the queue's timeout plus this margin lost its worker.
 STALE_MARGIN_S = 120
+# How long a worker waits for a job row it cannot see yet.
+JOB_ROW_WAIT_S = 10.0
 CSV_CHUNK_ROWS = 10_000
 TRAIN_TASK = "custom_tagging.tasks.tag_train_task"
 TRAIN_HOOK = "custom_tagging.tasks.tag_train_hook"
@@ -72,11 +77,12 @@ def backbone_get() -> Backbone:
 def upload_features(*, data: bytes, name: str = "") -> tuple[np.ndarray, Backbone]:
     """Decode an upload and run it through the backbone (batched with concurrent calls)."""
     backbone = backbone_get()
-    try:
-        decoded = decode_image(data, name=name or "upload")
-    except ImageDecodeError as exc:
-        raise errors.InvalidImage(str(exc))
-    return features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
+    with extraction_announced(backbone):
+        try:
+            decoded = decode_image(data, name=name or "upload")
+        except ImageDecodeError as exc:
+            raise errors.InvalidImage(str(exc))
+        return features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
 
 
 def stored_features(*, image: Image) -> np.ndarray:
@@ -105,20 +111,21 @@ def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Im
     if image_id is not None:
         _validate_image_id(image_id)
     backbone = backbone_get()
-    try:
-        pixels = backbone.preprocess(decode_image(data, name=name or "upload").image)
-        image = collection.image_store(data=data, name=name, image_id=image_id)
-    except ImageDecodeError as exc:
-        raise errors.InvalidImage(str(exc))
-    except collection.ImageIdTaken as exc:
-        raise errors.ImageIdTaken(f"{exc}; nothing was overwritten.")
-    except collection.ImageIdError as exc:
-        raise errors.InvalidImageId(str(exc))
-    try:
-        image_features_compute(image=image, backbone=backbone, pixels=pixels)
-    except BaseException:
-        image.delete()
-        raise
+    with extraction_announced(backbone):
+        try:
+            pixels = backbone.preprocess(decode_image(data, name=name or "upload").image)
+            image = collection.image_store(data=data, name=name, image_id=image_id)
+        except ImageDecodeError as exc:
+            raise errors.InvalidImage(str(exc))
+        except collection.ImageIdTaken as exc:
+            raise errors.ImageIdTaken(f"{exc}; nothing was overwritten.")
+        except collection.ImageIdError as exc:
+            raise errors.InvalidImageId(str(exc))
+        try:
+            image_features_compute(image=image, backbone=backbone, pixels=pixels)
+        except BaseException:
+            image.delete()
+            raise
     return image
 
 
@@ -268,11 +275,11 @@ def _enqueue(job, func: str, hook: str, *, task_name: str) -> None:
         raise errors.QueueUnavailable(f"The job queue is not available: {exc}")
 
 
-def training_job_run(*, job_pk: int) -> TrainingJob:
+def training_job_run(*, job_pk: int) -> TrainingJob | None:
     """Run a queued training; any failure ends in state 'error' with its message and the
     tag's previous version stays active."""
     if not job_start(model=TrainingJob, pk=job_pk):
-        return TrainingJob.objects.get(pk=job_pk)
+        return TrainingJob.objects.filter(pk=job_pk).first()
     job = TrainingJob.objects.select_related("tag").get(pk=job_pk)
     try:
         if job.tag is None:
@@ -412,12 +419,17 @@ def job_get(*, task_id: str) -> TrainingJob | PredictionJob:
 
 
 def job_start(*, model, pk: int) -> bool:
-    """Queued -> running; False when the job was cancelled (or already taken)."""
-    return bool(
-        model.objects.filter(pk=pk, state=JobState.QUEUED).update(
+    """Queued -> running; False when the job was cancelled or already taken. A worker can
+    see the task before the job row is committed (a caller inside a transaction), so a
+    missing row is waited for a little."""
+    deadline = time.monotonic() + JOB_ROW_WAIT_S
+    while True:
+        started = model.objects.filter(pk=pk, state=JobState.QUEUED).update(
             state=JobState.RUNNING, started=timezone.now(), progress=0.0
         )
-    )
+        if started or model.objects.filter(pk=pk).exists() or time.monotonic() > deadline:
+            return bool(started)
+        time.sleep(0.2)
 
 
 def job_progress(*, model, pk: int, fraction: float) -> None:
@@ -561,7 +573,7 @@ class BatchPrediction:
     image_ids: list[str]
     unknown_image_ids: list[str]
     models: ActiveModels
-    features: np.ndarray
+    scores: np.ndarray  # (len(image_ids), len(models)) probabilities
 
 
 def predict_batch(*, image_ids: list[str], tag_names: list[str] | None = None) -> BatchPrediction:
@@ -572,11 +584,33 @@ def predict_batch(*, image_ids: list[str], tag_names: list[str] | None = None) -
     if len(image_ids) > MAX_BATCH_IMAGES:
         raise errors.InvalidQuery(f"At most {MAX_BATCH_IMAGES} image ids per call.")
     models = _models_for_names(tag_names)
+    _, library_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
+    index = _row_index(library_ids)
     unique = list(dict.fromkeys(image_ids))
-    found, features = feature_matrix(settings.MUSES_BACKBONE).rows_for(unique)
-    present = set(found)
-    unknown = [i for i in unique if i not in present] if len(found) < len(unique) else []
-    return BatchPrediction(found, unknown, models, features)
+    found = [i for i in unique if i in index]
+    unknown = [i for i in unique if i not in index] if len(found) < len(unique) else []
+    rows = np.fromiter((index[i] for i in found), dtype=np.int64, count=len(found))
+    if len(rows) * 2 > len(library_ids):
+        # Most of the library: one pass over the matrix beats copying the rows out first.
+        scores = models.scores(matrix)[rows]
+    else:
+        scores = models.scores(matrix[rows])
+    return BatchPrediction(found, unknown, models, scores)
+
+
+_index_cache: list = [None, {}]
+_index_lock = threading.Lock()
+
+
+def _row_index(library_ids: list[str]) -> dict[str, int]:
+    """image_id -> row of the feature matrix, rebuilt only when the matrix's id list is
+    another list or another length (the store replaces it whenever rows change)."""
+    with _index_lock:
+        cached_ids, index = _index_cache
+        if cached_ids is not library_ids or len(index) != len(library_ids):
+            index = {image_id: row for row, image_id in enumerate(library_ids)}
+            _index_cache[:] = [library_ids, index]
+        return index
 
 
 def _models_for_names(tag_names: list[str] | None) -> ActiveModels:
@@ -641,9 +675,9 @@ def library_prediction_create(*, tag_names: list[str] | None = None, user=None) 
     return job
 
 
-def library_prediction_run(*, job_pk: int) -> PredictionJob:
+def library_prediction_run(*, job_pk: int) -> PredictionJob | None:
     if not job_start(model=PredictionJob, pk=job_pk):
-        return PredictionJob.objects.get(pk=job_pk)
+        return PredictionJob.objects.filter(pk=job_pk).first()
     job = PredictionJob.objects.get(pk=job_pk)
     try:
         _library_predict(job)

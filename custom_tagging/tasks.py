@@ -10,11 +10,13 @@ from custom_tagging.models import PredictionJob, TrainingJob
 
 
 def tag_train_task(job_pk: int) -> str:
-    return services.training_job_run(job_pk=job_pk).state
+    job = services.training_job_run(job_pk=job_pk)
+    return job.state if job is not None else "missing"
 
 
 def library_predict_task(job_pk: int) -> str:
-    return services.library_prediction_run(job_pk=job_pk).state
+    job = services.library_prediction_run(job_pk=job_pk)
+    return job.state if job is not None else "missing"
 
 
 def tag_train_hook(task) -> None:

@@ -1,12 +1,15 @@
 """Dynamic batching: concurrent single-image requests share one forward pass.
 
 A request thread submits its preprocessed pixels and waits; one worker thread per
-backbone collects up to MUSES_BATCH_MAX requests, waiting at most MUSES_BATCH_WAIT_MS
-for more after the first, and runs them through the network together.
+backbone runs everything queued (up to MUSES_BATCH_MAX) through the network together.
+A lone request runs at once: the worker waits (at most MUSES_BATCH_WAIT_MS) only while
+other requests have announced themselves but not yet arrived. Under load, requests
+pile up while a batch runs, so the next batch is full without any waiting.
 """
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 import numpy as np
@@ -22,6 +25,8 @@ class DynamicBatcher:
         self.max_batch = max_batch
         self.wait_s = wait_ms / 1000.0
         self._queue: queue.Queue[tuple[np.ndarray, Future]] = queue.Queue()
+        self._announced = 0  # requests between announce() and their result
+        self._count_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="muses-batcher", daemon=True)
         self._thread.start()
 
@@ -30,6 +35,10 @@ class DynamicBatcher:
         future: Future = Future()
         self._queue.put((pixels, future))
         return future.result()
+
+    def announce(self) -> "_Announcement":
+        """Tell the batcher a request is on its way (decoding), so a batch waits for it."""
+        return _Announcement(self)
 
     def _run(self) -> None:
         while True:
@@ -46,12 +55,36 @@ class DynamicBatcher:
 
     def _collect(self) -> list[tuple[np.ndarray, Future]]:
         batch = [self._queue.get()]
+        deadline = time.monotonic() + self.wait_s
         while len(batch) < self.max_batch:
             try:
-                batch.append(self._queue.get(timeout=self.wait_s))
+                batch.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if self._announced <= len(batch) or remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
         return batch
+
+
+class _Announcement:
+    def __init__(self, batcher: DynamicBatcher):
+        self.batcher = batcher
+
+    def __enter__(self):
+        with self.batcher._count_lock:
+            self.batcher._announced += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.batcher._count_lock:
+            self.batcher._announced -= 1
+        return False
 
 
 def _bucket(size: int) -> int:

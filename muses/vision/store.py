@@ -63,6 +63,11 @@ def pixels_for_upload(image, backbone: Backbone | None = None) -> np.ndarray:
     return (backbone or get_backbone()).preprocess(image)
 
 
+def extraction_announced(backbone: Backbone | None = None):
+    """Wrap a request's decode + extraction: concurrent requests then share one batch."""
+    return batcher_for(backbone or get_backbone()).announce()
+
+
 def features_of_pixels(pixels: np.ndarray, backbone: Backbone | None = None) -> np.ndarray:
     """Features of one preprocessed image, batched with concurrent requests."""
     return batcher_for(backbone or get_backbone()).submit(pixels)

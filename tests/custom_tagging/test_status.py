@@ -69,3 +69,10 @@ def test_a_job_cancelled_while_queued_never_runs(api, labelled_tag):
 
 def test_status_needs_a_token(anonymous):
     assert anonymous.get("/status/abc").status_code == 401
+
+
+def test_a_task_for_a_job_that_never_appears_gives_up_quietly(db, settings, monkeypatch):
+    from custom_tagging import services
+
+    monkeypatch.setattr(services, "JOB_ROW_WAIT_S", 0.3)
+    assert tasks.tag_train_task(987654) == "missing"
