@@ -74,9 +74,9 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=2)
+            requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=60)
             return server
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.5)
     server.kill()
     raise SystemExit("gunicorn did not start")
@@ -204,6 +204,21 @@ def concurrent_adds(base: str, n: int = 50, rounds: int = 4) -> float:
     return max(rates)
 
 
+def raw_batch_rate(seconds: float = 15) -> float:
+    """Tensor-only throughput of the configured backbone at batch 32, in a subprocess so the
+    server does not compete with it."""
+    code = (
+        "import sys; sys.path.insert(0, '.'); import bench.bulk_extraction as b, django, os;"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'muses.settings'); django.setup();"
+        "from muses.vision.backbones import get_backbone;"
+        f"print(b.raw_rate(get_backbone(), 32, {seconds}))"
+    )
+    env = {**os.environ, "MUSES_WEIGHTS_DIR": str(ROOT / "var" / "weights")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
@@ -213,6 +228,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=25)
     parser.add_argument("--adds-only", action="store_true")
     args = parser.parse_args()
+    raw = raw_batch_rate() if args.adds_only else None
     port = free_port()
     server = start_server(server_env(args.database), port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"

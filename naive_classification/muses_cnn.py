@@ -28,7 +28,6 @@ from django.conf import settings
 
 from exporters.dataset import manifest_digest
 from naive_classification import definitions
-from naive_classification.callbacks import EpochProgress
 from naive_classification.data import (
     SplitData,
     balanced_class_weights,
@@ -272,6 +271,8 @@ class MusesClassifier:
         return history
 
     def _fit_head(self, splits, epochs: int, class_weights) -> dict:
+        from naive_classification.callbacks import EpochProgress
+
         train = splits["train"]
         views = self._cached("train", views=self.views)
         stream = view_stream(
@@ -295,6 +296,8 @@ class MusesClassifier:
         return result.history
 
     def _fit_full(self, splits, epochs: int, class_weights) -> dict:
+        from naive_classification.callbacks import EpochProgress
+
         train = splits["train"]
         stream = image_stream(
             train,

@@ -26,7 +26,7 @@ from exporters.dataset import (
     class_table,
     write_dataset,
 )
-from exporters.naive.labels import NaiveLabeller
+from exporters.naive.labels import Label, NaiveLabeller
 from muses.collection.models import Image
 from naive_classification import definitions
 
@@ -47,6 +47,7 @@ class ExportReport:
     labelled: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     dry_run: bool = False
+    prioritised: int = 0  # records naming several classes, decided by class_priority
 
     def counts(self, split: str) -> Counter:
         return Counter(e.class_name for e in self.entries if e.split == split)
@@ -62,15 +63,13 @@ def candidate_images():
     return Image.objects.filter(query).select_related("item").order_by("id")
 
 
-def label_image(image: Image, naive: NaiveLabeller) -> tuple[str | None, str, str, str]:
-    """(class, matched word, field, skip reason): a curator's class wins over the words."""
+def label_image(image: Image, naive: NaiveLabeller) -> Label:
+    """The class of one image and why: a curator's class wins over the words."""
     if image.curator_class:
         if image.curator_class not in definitions.classes:
-            return None, "", "", SKIP_UNKNOWN_CURATOR_CLASS
-        return image.curator_class, image.curator_class, CURATOR_FIELD, ""
-    record = {"title": image.item.title, "object_type": image.item.object_type}
-    label = naive.label(record)
-    return label.class_name, label.word, label.field, label.skipped
+            return Label(None, skipped=SKIP_UNKNOWN_CURATOR_CLASS)
+        return Label(image.curator_class, word=image.curator_class, field=CURATOR_FIELD)
+    return naive.label({"title": image.item.title, "object_type": image.item.object_type})
 
 
 def entry_for(image: Image, class_name: str, word: str, field_name: str) -> DatasetEntry:
@@ -88,19 +87,21 @@ def entry_for(image: Image, class_name: str, word: str, field_name: str) -> Data
     )
 
 
-def collect_entries(naive: NaiveLabeller) -> tuple[list[DatasetEntry], Counter]:
-    entries, skipped = [], Counter()
+def collect_entries(naive: NaiveLabeller) -> tuple[list[DatasetEntry], Counter, int]:
+    """(entries, skip reasons counted, records whose classes the priority decided)."""
+    entries, skipped, prioritised = [], Counter(), 0
     for image in candidate_images().iterator(chunk_size=2000):
-        class_name, word, field_name, reason = label_image(image, naive)
-        if class_name is None:
-            skipped[reason] += 1
+        label = label_image(image, naive)
+        if label.class_name is None:
+            skipped[label.skipped] += 1
             continue
-        entry = entry_for(image, class_name, word, field_name)
+        entry = entry_for(image, label.class_name, label.word, label.field)
         if not entry.source.is_file():
             skipped[SKIP_NO_FILE] += 1
             continue
+        prioritised += len(label.candidates) > 1
         entries.append(entry)
-    return entries, skipped
+    return entries, skipped, prioritised
 
 
 def dataset_info(entries: list[DatasetEntry], max_images: int | None) -> dict:
@@ -120,6 +121,8 @@ def print_report(report: ExportReport, out: TextIO) -> None:
     out.write(table + "\n")
     for reason, count in sorted(report.skipped.items()):
         out.write(f"skipped ({reason}): {count}\n")
+    if report.prioritised:
+        out.write(f"several classes, decided by class_priority: {report.prioritised}\n")
     verb = "Would write" if report.dry_run else "Writing"
     out.write(f"{verb} {len(report.entries)} images to {report.output}\n")
 
@@ -137,11 +140,11 @@ def do_export(
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be at least 1, not {max_images}")
     root = Path(output or settings.MUSES_DATASET_DIR)
-    entries, skipped = collect_entries(labeller())
+    entries, skipped, prioritised = collect_entries(labeller())
     labelled = Counter(e.class_name for e in entries)
     entries = cap_per_class(entries, max_images, SPLIT_SEED)
     assign_splits(entries, SPLIT_SEED)
-    report = ExportReport(root, entries, labelled, skipped, dry_run)
+    report = ExportReport(root, entries, labelled, skipped, dry_run, prioritised)
     print_report(report, out or sys.stdout)
     if not entries and not dry_run:
         raise NothingToExport(

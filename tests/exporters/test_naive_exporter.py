@@ -62,6 +62,13 @@ def test_it_hard_links_images_rather_than_copying_them(add_item, dataset_dir):
     assert os.stat(dataset_dir / row["path"]).st_ino == os.stat(image.file.path).st_ino
 
 
+def test_it_counts_records_whose_classes_the_priority_decided(add_item, dataset_dir):
+    add_item("Canopic Jar with Man's Head", "Funerary Equipment")
+    report, out = export()
+    assert report.prioritised == 1
+    assert "several classes, decided by class_priority: 1" in out
+
+
 def test_a_curators_class_wins_over_the_words_in_the_title(add_item, dataset_dir):
     _item, (image,) = add_item("Shawabty Jar with Lid", "Funerary Equipment")
     image.curator_class = "shabti"
