@@ -18,7 +18,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
@@ -49,30 +48,6 @@ LABELS = Assignment.Label.values
 NOT_LABELLED = "none"
 
 # --- labelling many images at once ---------------------------------------------------
-
-
-def assignments_set_many(*, tag: CustomTag, images, label: str, user=None) -> int:
-    """Mark every image of a queryset as a positive or negative example of the tag; one
-    upsert per 500 images, re-labelling those already assigned."""
-    label = services.label_validate(label)
-    rows = [
-        Assignment(tag=tag, image_id=pk, label=label, assigned_by=user)
-        for pk in images.values_list("pk", flat=True)
-    ]
-    with transaction.atomic():
-        Assignment.objects.bulk_create(
-            rows,
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["tag", "image"],
-            update_fields=["label", "assigned_by", "updated"],
-        )
-    return len(rows)
-
-
-def assignments_remove_many(*, tag: CustomTag, images) -> int:
-    deleted, _ = Assignment.objects.filter(tag=tag, image__in=images.values("pk")).delete()
-    return deleted
 
 
 class TagChoiceForm(forms.Form):
@@ -128,7 +103,7 @@ def _label_selection(modeladmin, request, queryset, label: str):
             "images already assigned to it switch label.",
         )
     tag = form.chosen_tag()
-    count = assignments_set_many(tag=tag, images=queryset, label=label, user=request.user)
+    count = services.assignments_set_many(tag=tag, images=queryset, label=label, user=request.user)
     modeladmin.message_user(
         request, f"{count} images marked {label} for “{tag.name}”.", messages.SUCCESS
     )
@@ -159,7 +134,7 @@ def remove_from_tag(modeladmin, request, queryset):
             intro="The selected images stop being examples (positive or negative) of the tag.",
         )
     tag = form.chosen_tag()
-    count = assignments_remove_many(tag=tag, images=queryset)
+    count = services.assignments_remove_many(tag=tag, images=queryset)
     modeladmin.message_user(request, f"{count} images removed from “{tag.name}”.", messages.SUCCESS)
     return None
 

@@ -749,3 +749,27 @@ def prediction_result_path(*, job: PredictionJob) -> Path:
     if not path.exists():
         raise errors.ResultNotReady("The CSV file of this task is gone; run the job again.")
     return path
+
+
+def assignments_set_many(*, tag: CustomTag, images, label: str, user=None) -> int:
+    """Mark every image of a queryset as a positive or negative example of the tag; one
+    upsert per 500 images, re-labelling those already assigned."""
+    label = label_validate(label)
+    rows = [
+        Assignment(tag=tag, image_id=pk, label=label, assigned_by=user)
+        for pk in images.values_list("pk", flat=True)
+    ]
+    with transaction.atomic():
+        Assignment.objects.bulk_create(
+            rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["tag", "image"],
+            update_fields=["label", "assigned_by", "updated"],
+        )
+    return len(rows)
+
+
+def assignments_remove_many(*, tag: CustomTag, images) -> int:
+    deleted, _ = Assignment.objects.filter(tag=tag, image__in=images.values("pk")).delete()
+    return deleted

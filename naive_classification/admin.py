@@ -28,7 +28,7 @@ from exporters.dataset import INFO_NAME, SPLITS, DatasetMissing, read_manifest
 from exporters.naive import muses_exporter_plugin as exporter
 from exporters.naive.labels import SKIP_AMBIGUOUS, SKIP_NO_MATCH, Label
 from muses.admin_site import AdminPage, action_form, action_form_page, admin_page_register
-from naive_classification import definitions
+from naive_classification import definitions, services
 from naive_classification.persistence import (
     MODEL_SUFFIX,
     ModelFileError,
@@ -135,13 +135,6 @@ def curator_class_choices() -> list[tuple[str, str]]:
     ]
 
 
-def images_set_curator_class(*, images, class_name: str) -> int:
-    """Give images a curator's class (or clear it): it wins over the words in the next export."""
-    if class_name and class_name not in definitions.classes:
-        raise ValueError(f"{class_name!r} is not a class of naive_classification.definitions")
-    return images.update(curator_class=class_name)
-
-
 class CuratorClassForm(forms.Form):
     curator_class = forms.ChoiceField(
         label="Curator class",
@@ -164,7 +157,7 @@ def set_curator_class(modeladmin, request, queryset):
             submit="Set curator class",
         )
     class_name = form.cleaned_data["curator_class"]
-    count = images_set_curator_class(images=queryset, class_name=class_name)
+    count = services.images_set_curator_class(images=queryset, class_name=class_name)
     done = f"set to “{class_name}”" if class_name else "cleared"
     modeladmin.message_user(request, f"Curator class {done} on {count} images.", messages.SUCCESS)
     return None

@@ -133,3 +133,10 @@ def _store_predictions(images: list[Image], probabilities, class_names) -> None:
         image.predicted_probability = float(row[best])
     with transaction.atomic():
         Image.objects.bulk_update(images, ["predicted_class", "predicted_probability"])
+
+
+def images_set_curator_class(*, images, class_name: str) -> int:
+    """Give images a curator's class (or clear it): it wins over the words in the next export."""
+    if class_name and class_name not in definitions.classes:
+        raise ValueError(f"{class_name!r} is not a class of naive_classification.definitions")
+    return images.update(curator_class=class_name)
