@@ -25,7 +25,8 @@ def manage(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def django_query(env: dict, code: str) -> str:
-    return manage(env, "shell", "-c", code, capture_output=True, text=True).stdout.strip()
+    out = manage(env, "shell", "-c", code, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
 
 
 def main() -> None:
