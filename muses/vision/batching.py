@@ -15,6 +15,7 @@ from concurrent.futures import Future
 import numpy as np
 from django.conf import settings
 
+BUCKETS = (1, 4, 8, 16, 32, 64)
 _batchers: dict[int, "DynamicBatcher"] = {}
 _batchers_lock = threading.Lock()
 
@@ -89,7 +90,7 @@ class _Announcement:
 
 def _bucket(size: int) -> int:
     """Round batch sizes up to a few fixed shapes, so the graph is traced only a few times."""
-    for bucket in (1, 4, 8, 16, 32, 64):
+    for bucket in BUCKETS:
         if size <= bucket:
             return bucket
     return size
@@ -105,3 +106,11 @@ def batcher_for(backbone) -> DynamicBatcher:
                 wait_ms=settings.MUSES_BATCH_WAIT_MS,
             )
         return _batchers[key]
+
+
+def batcher_warm_up(backbone) -> None:
+    """Trace every bucket shape before the first request, so no user waits for it."""
+    size = backbone.input_size
+    for bucket in BUCKETS:
+        if bucket <= settings.MUSES_BATCH_MAX:
+            backbone.extract(np.zeros((bucket, size, size, 3), np.float32), batch_size=bucket)
