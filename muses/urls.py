@@ -1,8 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def not_found(request, exception=None):
+    """API clients get {"detail": ...} for unknown paths too; the admin keeps its page."""
+    if request.path.startswith(("/admin/", "/media/")):
+        return page_not_found(request, exception)
+    return JsonResponse({"detail": f"No endpoint at {request.path!r}."}, status=404)
+
+
+handler404 = not_found
+
 
 def media(request, path):
     # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
