@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 _VAR = tempfile.mkdtemp(prefix="muses-test-")
 os.environ.setdefault("MUSES_VAR_DIR", _VAR)
@@ -17,3 +18,9 @@ MUSES_WEIGHTS_DIR = env_path(  # noqa: F405
 MUSES_MODEL_DIR = MUSES_VAR_DIR / "models"  # noqa: F405
 MUSES_PLOT_DIR = MUSES_VAR_DIR / "plots"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Live-server tests (browser, seed snippets) share the database between threads. An
+# in-memory SQLite database does that through a shared cache, whose table locks fail at
+# once ("database table is locked"); a file database waits for its busy timeout instead.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(_VAR) / "test.sqlite3")}  # noqa: F405
