@@ -82,3 +82,14 @@ def test_a_tag_name_with_a_slash_gets_a_json_404_not_an_html_page(api):
 def test_the_admin_keeps_its_own_not_found_page(admin_client):
     response = admin_client.get("/admin/no-such-page/")
     assert response.status_code == 404 and "text/html" in response["Content-Type"]
+
+
+def test_a_nul_byte_in_a_path_or_query_is_refused_before_the_database(api):
+    for url in (
+        "/custom/assign/%00/positive/t",
+        "/status/%00",
+        "/custom/predict_batch?image_id=%00",
+    ):
+        response = api.get(url)
+        assert response.status_code == 400
+        assert "NUL" in response.json()["detail"]
