@@ -121,3 +121,13 @@ COMMON_ERRORS = {
     401: error("No or bad token (unless MUSES_API_OPEN=1)."),
     403: error("Not allowed."),
 }
+
+
+def image_add_from_request(request):
+    """The upload of `POST /system/database/image/add` and `POST /api/images`: field
+    `data`, optional `image_id` in the query or the form."""
+    from custom_tagging import services
+
+    data, name = uploaded_file(request)
+    image_id = request.query_params.get("image_id") or request.data.get("image_id") or None
+    return services.image_add(data=data, name=name, image_id=image_id)

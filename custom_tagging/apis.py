@@ -22,6 +22,7 @@ from custom_tagging.api_base import (
     UploadSerializer,
     bool_param,
     error,
+    image_add_from_request,
     int_param,
     list_param,
     uploaded_file,
@@ -120,9 +121,7 @@ class ImageAddApi(UploadApi):
         },
     )
     def post(self, request):
-        data, name = uploaded_file(request)
-        image_id = request.query_params.get("image_id") or request.data.get("image_id") or None
-        image = services.image_add(data=data, name=name, image_id=image_id)
+        image = image_add_from_request(request)
         return Response(self.OutputSerializer(image).data, status=status.HTTP_201_CREATED)
 
 

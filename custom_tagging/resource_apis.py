@@ -17,8 +17,8 @@ from custom_tagging.api_base import (
     UploadApi,
     UploadSerializer,
     error,
+    image_add_from_request,
     int_param,
-    uploaded_file,
     user_of,
 )
 from custom_tagging.apis import JobOutputSerializer
@@ -110,9 +110,7 @@ class ImageListApi(UploadApi):
         },
     )
     def post(self, request):
-        data, name = uploaded_file(request)
-        image_id = request.query_params.get("image_id") or request.data.get("image_id") or None
-        image = services.image_add(data=data, name=name, image_id=image_id)
+        image = image_add_from_request(request)
         return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 

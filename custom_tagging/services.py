@@ -113,8 +113,9 @@ def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Im
     backbone = backbone_get()
     with extraction_announced(backbone):
         try:
-            pixels = backbone.preprocess(decode_image(data, name=name or "upload").image)
-            image = collection.image_store(data=data, name=name, image_id=image_id)
+            decoded = decode_image(data, name=name or "upload")
+            pixels = backbone.preprocess(decoded.image)
+            image = collection.image_store(data=data, name=name, image_id=image_id, decoded=decoded)
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
         except collection.ImageIdTaken as exc:

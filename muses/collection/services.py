@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from muses.collection.models import IMAGE_ID_RE, Image, Item, new_image_id
-from muses.vision.decode import decode_image
+from muses.vision.decode import DecodedImage, decode_image
 
 EXTENSIONS = {
     "JPEG": "jpg",
@@ -38,14 +38,19 @@ def image_id_validate(image_id: str) -> str:
 
 
 def image_store(
-    *, data: bytes, name: str = "", image_id: str | None = None, item: Item | None = None
+    *,
+    data: bytes,
+    name: str = "",
+    image_id: str | None = None,
+    item: Item | None = None,
+    decoded: DecodedImage | None = None,
 ) -> Image:
-    """Decode, write the file atomically and create the row; raises ImageDecodeError,
-    ImageIdError or ImageIdTaken, leaving nothing behind on failure."""
+    """Decode (unless the caller already did), write the file atomically and create the
+    row; raises ImageDecodeError, ImageIdError or ImageIdTaken, leaving nothing behind."""
     image_id = image_id_validate(image_id) if image_id else new_image_id()
     if Image.objects.filter(image_id=image_id).exists():
         raise ImageIdTaken(f"image_id {image_id!r} is already used")
-    decoded = decode_image(data, name=name or image_id)
+    decoded = decoded or decode_image(data, name=name or image_id)
     sha256 = hashlib.sha256(data).hexdigest()
     relative, created_file = _write_content_addressed(data, sha256, decoded.format)
     try:

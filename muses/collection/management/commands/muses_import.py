@@ -53,8 +53,8 @@ class Command(BaseCommand):
                 report = collection_import(rows=rows, on_row=on_row)
             except DatabaseError as exc:
                 raise CommandError(
-                    f"{path}: the database failed at row {len(done)} ({exc}). Rows committed before "
-                    "it are kept; re-running the import completes it without duplicates."
+                    f"{path}: the database failed at row {len(done)} ({exc}). Rows committed "
+                    "before it are kept; re-running the import completes it without duplicates."
                 ) from None
         for line, reason in report.skipped:
             self.stderr.write(f"{path.name}:{line}: skipped: {reason}")
