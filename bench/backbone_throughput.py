@@ -73,14 +73,20 @@ def plain_model(backbone, weights):
 
 
 def variants(backbone, weights):
+    """Each takes a uint8 pixel batch; the plain paths normalise it in numpy first, as the
+    textbook recipe does, MUSES inside its traced graph."""
     plain = plain_model(backbone, weights)
+
+    def norm(x):
+        return np.asarray(backbone.normalize(x.astype(np.float32)), np.float32)
+
     tf_plain = tf.function(lambda x: plain(x, training=False))
     xla = tf.function(lambda x: backbone.model(x, training=False), jit_compile=True)
     return {
-        "plain Keras model.predict": lambda x: plain.predict(x, batch_size=BATCH, verbose=0),
-        "tf.function, BN not folded": lambda x: tf_plain(tf.constant(x)).numpy(),
+        "plain Keras model.predict": lambda x: plain.predict(norm(x), batch_size=BATCH, verbose=0),
+        "tf.function, BN not folded": lambda x: tf_plain(tf.constant(norm(x))).numpy(),
         "MUSES extract (BN folded, tf.function)": lambda x: backbone.extract(x, batch_size=BATCH),
-        "same + XLA jit_compile": lambda x: xla(tf.constant(x)).numpy(),
+        "same + XLA jit_compile": lambda x: xla(tf.constant(norm(x))).numpy(),
     }
 
 
@@ -96,9 +102,8 @@ def main() -> None:
         weights = "imagenet" if name != "vgg19" else None
         backbone = get_backbone(name, weights=weights)
         flops = model_gflops(backbone.model)
-        batch = np.random.rand(BATCH, backbone.input_size, backbone.input_size, 3).astype(
-            np.float32
-        )
+        shape = (BATCH, backbone.input_size, backbone.input_size, 3)
+        batch = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
         print(f"\n{name} at {backbone.input_size}px: {flops:.2f} GFLOP/image")
         reference = None
         for label, run in variants(backbone, weights).items():

@@ -124,6 +124,9 @@ class Job(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # Stamped every few seconds by the worker running the job (not in sync mode): a job
+    # whose stamp stops lost its worker (SIGKILL, out of memory); see job_expire_if_stale.
+    heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -4,7 +4,6 @@ One view per resource path; each method handler validates, calls one service and
 serializes. Lists take ?limit= and ?offset=.
 """
 
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -80,7 +79,8 @@ class ImageSerializer(serializers.ModelSerializer):
         fields = ["image_id", "width", "height", "format", "original_name", "created", "url"]
 
     def get_url(self, image) -> str:
-        return f"/{settings.MEDIA_URL.lstrip('/')}{image.file.name}"
+        # The storage's URL: /media/... locally, the bucket's (signed) URL on S3.
+        return image.file.url
 
 
 class ImageListApi(UploadApi):
@@ -495,9 +495,8 @@ class LibraryPredictionCsvApi(BaseApi):
         },
     )
     def get(self, request, task_id: str):
-        path = services.prediction_result_path(job=_prediction_job(task_id))
         return FileResponse(
-            open(path, "rb"),
+            services.prediction_result_open(job=_prediction_job(task_id)),
             as_attachment=True,
             filename=f"predictions-{task_id}.csv",
             content_type="text/csv",

@@ -11,12 +11,16 @@ import tempfile
 import threading
 import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -36,6 +40,7 @@ from custom_tagging.models import (
 )
 from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
 from muses.collection import services as collection
+from muses.collection.media import local_path
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
 from muses.vision.decode import ImageDecodeError, decode_image
@@ -46,6 +51,7 @@ from muses.vision.store import (
     features_extract,
     features_of_pixels,
     image_features_compute,
+    image_features_store,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,6 +61,11 @@ MAX_BATCH_IMAGES = 100_000
 MAX_RESULTS = 1000
 # A running job older than the queue's timeout plus this margin lost its worker.
 STALE_MARGIN_S = 120
+# A queue worker stamps its running job's heartbeat this often; a stamp older than
+# HEARTBEAT_STALE_S means the worker is gone (SIGKILL, out of memory) long before the
+# queue's timeout says so. Overridable in settings (MUSES_JOB_HEARTBEAT_S, ..._STALE_S).
+HEARTBEAT_S = 5.0
+HEARTBEAT_STALE_S = 30.0
 # How long a worker waits for a job row it cannot see yet.
 JOB_ROW_WAIT_S = 10.0
 CSV_CHUNK_ROWS = 10_000
@@ -107,27 +118,28 @@ def image_get(*, image_id: str) -> Image:
 
 
 def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Image:
-    """Store an upload and its features, or nothing at all."""
+    """Store an upload and its features in one transaction, or nothing at all."""
     if image_id is not None:
         _validate_image_id(image_id)
     backbone = backbone_get()
     with extraction_announced(backbone):
         try:
             decoded = decode_image(data, name=name or "upload")
-            pixels = backbone.preprocess(decoded.image)
-            image = collection.image_store(data=data, name=name, image_id=image_id, decoded=decoded)
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
-        except collection.ImageIdTaken as exc:
-            raise errors.ImageIdTaken(f"{exc}; nothing was overwritten.")
-        except collection.ImageIdError as exc:
-            raise errors.InvalidImageId(str(exc))
-        try:
-            image_features_compute(image=image, backbone=backbone, pixels=pixels)
-        except BaseException:
-            image.delete()
-            raise
-    return image
+        vector = features_of_pixels(backbone.preprocess(decoded.image), backbone)
+    try:
+        return collection.image_store(
+            data=data,
+            name=name,
+            image_id=image_id,
+            decoded=decoded,
+            then=lambda image: image_features_store(image, backbone, vector),
+        )
+    except collection.ImageIdTaken as exc:
+        raise errors.ImageIdTaken(f"{exc}; nothing was overwritten.")
+    except collection.ImageIdError as exc:
+        raise errors.InvalidImageId(str(exc))
 
 
 def _validate_image_id(image_id: str) -> None:
@@ -285,7 +297,8 @@ def training_job_run(*, job_pk: int) -> TrainingJob | None:
     try:
         if job.tag is None:
             raise errors.TagNotFound("The tag was reset before its training started.")
-        tag_train(tag=job.tag, job=job)
+        with job_heartbeat(model=TrainingJob, pk=job.pk):
+            tag_train(tag=job.tag, job=job)
     except errors.JobCancelled:
         pass
     except Exception as exc:
@@ -472,9 +485,11 @@ def job_cancel(*, task_id: str) -> TrainingJob | PredictionJob:
 
 
 def job_expire_if_stale(job):
-    """A job still 'running' long after the queue's timeout lost its worker (killed, out of
-    memory): say so instead of showing it running forever."""
-    if job.state != JobState.RUNNING or job.started is None or job.started > _stale_before():
+    """A job still 'running' whose worker's heartbeat stopped, or long after the queue's
+    timeout, lost its worker (killed, out of memory): say so instead of showing it running
+    forever. django-q2 records nothing when a worker process dies mid-task, and with the
+    Redis broker the task is not delivered again."""
+    if job.state != JobState.RUNNING or not _job_is_stale(job):
         return job
     type(job).objects.filter(pk=job.pk, state=JobState.RUNNING).update(
         state=JobState.ERROR,
@@ -485,9 +500,54 @@ def job_expire_if_stale(job):
     return job
 
 
+def _job_is_stale(job) -> bool:
+    if job.started is not None and job.started <= _stale_before():
+        return True
+    stale_s = float(getattr(settings, "MUSES_JOB_HEARTBEAT_STALE_S", HEARTBEAT_STALE_S))
+    return job.heartbeat is not None and job.heartbeat <= timezone.now() - timedelta(
+        seconds=stale_s
+    )
+
+
 def _stale_before():
     timeout = int(settings.Q_CLUSTER.get("timeout") or 3600)
     return timezone.now() - timedelta(seconds=timeout + STALE_MARGIN_S)
+
+
+@contextmanager
+def job_heartbeat(*, model, pk: int):
+    """In a queue worker, a thread stamps the running job's heartbeat every HEARTBEAT_S
+    seconds until the block ends, so a status read can tell a slow job from one whose
+    worker died. In sync mode the job runs inside the request and nothing is stamped: only
+    the queue's timeout applies."""
+    if settings.Q_CLUSTER.get("sync"):
+        yield
+        return
+    interval = float(getattr(settings, "MUSES_JOB_HEARTBEAT_S", HEARTBEAT_S))
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while True:
+                try:
+                    model.objects.filter(pk=pk, state=JobState.RUNNING).update(
+                        heartbeat=timezone.now()
+                    )
+                except Exception as exc:  # the database is away a moment: beat again later
+                    logger.warning("heartbeat of job %s failed: %s", pk, exc)
+                    db_connection.close()
+                if stop.wait(interval):
+                    return
+        finally:
+            db_connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"job-heartbeat-{pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def job_task_failed(*, model, pk: int, result: object) -> None:
@@ -681,7 +741,8 @@ def library_prediction_run(*, job_pk: int) -> PredictionJob | None:
         return PredictionJob.objects.filter(pk=job_pk).first()
     job = PredictionJob.objects.get(pk=job_pk)
     try:
-        _library_predict(job)
+        with job_heartbeat(model=PredictionJob, pk=job.pk):
+            _library_predict(job)
     except errors.JobCancelled:
         pass
     except Exception as exc:
@@ -698,9 +759,9 @@ def _library_predict(job: PredictionJob) -> None:
     job_progress(model=PredictionJob, pk=job.pk, fraction=0.1)
     models = active_models(job.tag_names)
     _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-    relative = f"predictions/{job.task_id}.csv"
-    target = Path(settings.MEDIA_ROOT) / relative
-    _write_predictions_csv(target, image_ids, matrix, models, job)
+    relative = _store_predictions_csv(
+        f"predictions/{job.task_id}.csv", image_ids, matrix, models, job
+    )
     with transaction.atomic():
         done = PredictionJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
             state=JobState.SUCCESS,
@@ -711,7 +772,21 @@ def _library_predict(job: PredictionJob) -> None:
             tag_names=models.tag_names,
         )
     if not done:
-        target.unlink(missing_ok=True)
+        default_storage.delete(relative)
+
+
+def _store_predictions_csv(relative: str, image_ids, matrix, models: ActiveModels, job) -> str:
+    """Write the CSV into the media storage; its stored name. Remote storage gets it in one
+    upload of a finished local file, which is atomic like the local rename."""
+    target = local_path(relative)
+    if target is not None:
+        _write_predictions_csv(target, image_ids, matrix, models, job)
+        return relative
+    with tempfile.TemporaryDirectory(prefix="muses-predictions-") as tmp:
+        staged = Path(tmp) / "predictions.csv"
+        _write_predictions_csv(staged, image_ids, matrix, models, job)
+        with open(staged, "rb") as handle:
+            return default_storage.save(relative, File(handle))
 
 
 def _write_predictions_csv(target: Path, image_ids, matrix, models: ActiveModels, job) -> None:
@@ -743,13 +818,15 @@ def _write_predictions_csv(target: Path, image_ids, matrix, models: ActiveModels
         raise
 
 
-def prediction_result_path(*, job: PredictionJob) -> Path:
+def prediction_result_open(*, job: PredictionJob) -> File:
+    """The finished job's CSV, opened for reading from the media storage."""
     if job.state != JobState.SUCCESS or not job.result:
         raise errors.ResultNotReady(f"The task is {job.state}; its CSV is not ready.")
-    path = Path(settings.MEDIA_ROOT) / job.result.name
-    if not path.exists():
-        raise errors.ResultNotReady("The CSV file of this task is gone; run the job again.")
-    return path
+    try:
+        return job.result.storage.open(job.result.name, "rb")
+    except FileNotFoundError:
+        gone = "The CSV file of this task is gone; run the job again."
+        raise errors.ResultNotReady(gone) from None
 
 
 def assignments_set_many(*, tag: CustomTag, images, label: str, user=None) -> int:

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from tqdm import tqdm
 
@@ -36,6 +37,16 @@ SPLITS = ("train", "validation", "test")
 SPLIT_RATIOS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 
 
+class StoredSource(Protocol):
+    """A stored file without a local path (muses.collection.media.RemoteFile)."""
+
+    suffix: str
+
+    def is_file(self) -> bool: ...
+
+    def open(self) -> BinaryIO: ...
+
+
 class DatasetMissing(FileNotFoundError):
     """No exported dataset where one is expected; the message says how to make one."""
 
@@ -43,7 +54,8 @@ class DatasetMissing(FileNotFoundError):
 @dataclass
 class DatasetEntry:
     image_id: str
-    source: Path  # the image file under MEDIA_ROOT
+    # The stored image: a Path under MEDIA_ROOT, or a remote file (suffix, is_file(), open()).
+    source: Path | StoredSource
     group: str  # images of one item share a split, so no item is both trained and tested on
     item_id: int | None
     object_number: str
@@ -129,6 +141,15 @@ def assign_splits(
 # --- Writing ------------------------------------------------------------------------------
 
 
+def place_file(source: Path | StoredSource, target: Path) -> None:
+    """A local file is linked (or copied); a remote one is downloaded."""
+    if isinstance(source, os.PathLike):
+        link_or_copy(source, target)
+        return
+    with source.open() as handle, open(target, "wb") as out:
+        shutil.copyfileobj(handle, out)
+
+
 def link_or_copy(source: Path, target: Path) -> None:
     """A hard link costs no space; fall back to a copy across file systems."""
     try:
@@ -160,7 +181,7 @@ def _write_files(entries: Sequence[DatasetEntry], staging: Path, progress: bool)
     for entry in tqdm(entries, desc="Writing dataset", unit="image", disable=not progress):
         target = staging / entry.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        link_or_copy(entry.source, target)
+        place_file(entry.source, target)
 
 
 def _write_manifest(entries: Sequence[DatasetEntry], path: Path) -> None:

@@ -10,6 +10,17 @@ from django.core.exceptions import ImproperlyConfigured
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
+STORAGE_KINDS = ("local", "s3")
+S3_BACKEND = "storages.backends.s3.S3Storage"
+# MUSES_STORAGE=s3 passes these on to S3Storage when they are set.
+S3_OPTIONAL = {
+    "AWS_S3_ENDPOINT_URL": "endpoint_url",
+    "AWS_S3_REGION_NAME": "region_name",
+    "AWS_S3_ADDRESSING_STYLE": "addressing_style",
+    "AWS_S3_CUSTOM_DOMAIN": "custom_domain",
+    "AWS_LOCATION": "location",
+}
+
 DB_ENGINES = {
     "sqlite": "django.db.backends.sqlite3",
     "postgres": "django.db.backends.postgresql",
@@ -66,7 +77,7 @@ def env_path(name: str, default: Path) -> Path:
 
 
 def parse_database_url(url: str) -> dict:
-    """Turn ``postgres://user:pw@host:5432/name`` or ``sqlite:///path`` into DATABASES["default"]."""
+    """``postgres://user:pw@host:5432/name`` or ``sqlite:///path`` as DATABASES["default"]."""
     parts = urlsplit(url)
     engine = DB_ENGINES.get(parts.scheme)
     if engine is None:
@@ -107,3 +118,48 @@ def read_or_create_secret_key(path: Path, *, allowed: bool) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def storages_from_env() -> dict:
+    """Django's STORAGES: media under MEDIA_ROOT, or in an S3-compatible bucket with
+    MUSES_STORAGE=s3; static files stay local either way."""
+    raw = env_str("MUSES_STORAGE", "local")
+    kind = raw.strip().lower() or "local"
+    if kind not in STORAGE_KINDS:
+        raise ImproperlyConfigured(f"MUSES_STORAGE={raw!r} is not a storage (use local or s3)")
+    media = (
+        {"BACKEND": S3_BACKEND, "OPTIONS": s3_options()}
+        if kind == "s3"
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    )
+    return {
+        "default": media,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def s3_options() -> dict:
+    """S3Storage's options. Credentials are left to boto3's own chain (AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role), so none is copied into settings."""
+    bucket = env_str("AWS_STORAGE_BUCKET_NAME", "").strip()
+    if not bucket:
+        raise ImproperlyConfigured(
+            "MUSES_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (the bucket that holds the media)"
+        )
+    options = {
+        "bucket_name": bucket,
+        # Keys are content-addressed: an existing key holds the same bytes, never rename.
+        "file_overwrite": True,
+        "default_acl": None,  # private objects; the bucket's policy decides
+        "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
+    }
+    for name, option in S3_OPTIONAL.items():
+        value = env_str(name, "").strip()
+        if value:
+            options[option] = value
+    endpoint = options.get("endpoint_url", "")
+    if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
+        raise ImproperlyConfigured(
+            f"AWS_S3_ENDPOINT_URL={endpoint!r} is not an http(s) URL, e.g. http://minio:9000"
+        )
+    return options

@@ -15,6 +15,7 @@ from muses.env import (
     env_str,
     parse_database_url,
     read_or_create_secret_key,
+    storages_from_env,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,6 +93,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", MUSES_VAR_DIR / "static")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", MUSES_VAR_DIR / "media")
+# MUSES_STORAGE=s3 puts media in an S3-compatible bucket (AWS_STORAGE_BUCKET_NAME, ...).
+STORAGES = storages_from_env()
 
 # Uploads larger than this are refused before decoding (bytes).
 MUSES_MAX_UPLOAD_BYTES = env_int("MUSES_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)

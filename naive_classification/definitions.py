@@ -59,7 +59,7 @@ synonyms_extended: dict[str, list[str]] = {
     "vessel": [
         "vessel", "jar", "vase", "bowl", "cup", "jug", "bottle", "flask", "beaker", "pitcher",
         "amphora", "amphorae", "krater", "kylix", "lekythos", "oinochoe", "alabastron", "pyxis",
-        "dish", "basin", "goblet", "chalice", "urn", "ewer", "situla", "pot",
+        "juglet", "dish", "basin", "goblet", "chalice", "urn", "ewer", "situla", "pot",
         # Dutch
         "vaas", "schaal", "beker", "kruik", "fles", "schotel", "kelkglas", "bokaal", "karaf",
         "pul",
@@ -125,6 +125,19 @@ class_priority: list[str] = [
     "tool",
     "statuary",
 ]
+
+# Words after which a title or object type says what the object shows, holds or carries, not
+# what it is: class words after them do not count. "Statuette of a Woman Holding a Jar" is
+# statuary, "Jar with Relief of a Standing Figure" a vessel, "Cosmetic spoon with duck-head
+# handle" and "Weight in the Form of a Hippopotamus Head" no class at all (skipped).
+# fmt: off
+subject_cues: list[str] = [
+    "with", "wearing", "holding", "carrying", "depicting", "showing",
+    "in the form of", "in the shape of",
+    # Dutch
+    "met",
+]
+# fmt: on
 
 # The VGG19 layers unfrozen for fine-tuning by default: block5_conv1..4, as in the seed.
 VGG_FINE_TUNE_LAYERS = 4

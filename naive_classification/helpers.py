@@ -7,11 +7,10 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
+from muses.collection.media import local_image_files
 from naive_classification.muses_cnn import (
     MusesClassifier,
     configured_model_path,
@@ -62,11 +61,10 @@ def predict_image_path_dict(
     return probabilities_dict(probabilities, classifier.class_names)
 
 
-def item_image_paths(items) -> list[Path]:
-    """The image files of one item or of several."""
+def item_images(items) -> list:
+    """The images of one item or of several."""
     items = [items] if hasattr(items, "images") else list(items)
-    media = Path(settings.MEDIA_ROOT)
-    return [media / image.file.name for item in items for image in item.images.order_by("id")]
+    return [image for item in items for image in item.images.order_by("id")]
 
 
 def predict_items(
@@ -76,7 +74,8 @@ def predict_items(
     classifier: MusesClassifier | None = None,
 ) -> OrderedDict:
     """Class probabilities of an item's images, or of several items' images, averaged."""
-    paths = item_image_paths(items)
-    if not paths:
+    images = item_images(items)
+    if not images:
         raise ValueError("the items have no images to classify")
-    return predict_image_path_dict(paths, model_path, classifier=classifier)
+    with local_image_files(images) as paths:
+        return predict_image_path_dict(paths, model_path, classifier=classifier)

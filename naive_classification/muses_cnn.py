@@ -44,6 +44,7 @@ from naive_classification.features import (
     feature_function,
     view_stream,
 )
+from naive_classification.losses import LABEL_SMOOTHING, SmoothedSparseCrossentropy
 from naive_classification.persistence import (
     check_classes,
     load_model_file,
@@ -66,6 +67,10 @@ WEIGHTS_CHOICES = ("imagenet", None)
 TRANSFER_LEARNING_RATE = 1e-3
 FINE_TUNING_LEARNING_RATE = 5e-5
 BATCH_SIZE = 32
+# Predictions average the probabilities of an image and of its mirror image (test-time
+# augmentation): museum objects face either way, and training sees both through the random
+# flip. Evaluation, predict_new, the helpers and muses_classify all do it.
+TEST_TIME_FLIP = True
 DEFAULT_SIZE = (128, 128)  # the seed's size
 TRANSFER, FINE_TUNING = "transfer", "fine-tuning"
 
@@ -104,6 +109,8 @@ class MusesClassifier:
         views: int = DEFAULT_VIEWS,
         seed: int | None = 0,
         progress: bool = True,
+        test_time_flip: bool = TEST_TIME_FLIP,
+        label_smoothing: float = LABEL_SMOOTHING,
     ):
         self.target_size = square_target_size(target_size)
         self.model_type = check_model_type(model_type)
@@ -113,6 +120,8 @@ class MusesClassifier:
         self.views = max(1, int(views))
         self.seed = seed
         self.progress = progress
+        self.test_time_flip = bool(test_time_flip)
+        self.label_smoothing = float(label_smoothing)
         self.classes_ = dict(definitions.classes)
         self.class_names = definitions.class_names()
         self.learning_rate = TRANSFER_LEARNING_RATE
@@ -229,11 +238,13 @@ class MusesClassifier:
         return keras.optimizers.Adam(rate)
 
     def _compile(self) -> None:
+        import keras
+
         for model in (self.model, self._head_trainer):
             model.compile(
                 optimizer=self._optimizer(),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
+                loss=SmoothedSparseCrossentropy(len(self.class_names), self.label_smoothing),
+                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             )
 
     # --- training ------------------------------------------------------------------
@@ -284,7 +295,7 @@ class MusesClassifier:
         )
         validation = None
         if len(splits["validation"]):
-            validation = (self._cached("validation")[0], splits["validation"].labels)
+            validation = (self._cached_eval("validation")[0], splits["validation"].labels)
         result = self._head_trainer.fit(
             stream,
             shuffle=False,  # the stream shuffles itself
@@ -330,21 +341,30 @@ class MusesClassifier:
             self._augmenter = build_augmenter(self.seed)
         return self._augmenter
 
-    def _cached(self, split: str, views: int = 1) -> np.ndarray:
+    def _cached(self, split: str, views: int = 1, augmenter=None) -> np.ndarray:
         """(views, N, D) base features of a split, computed once while the base is frozen."""
-        key = f"{split}:{views}"
+        augmenter = augmenter or (self.augmenter if views > 1 else None)
+        kind = getattr(augmenter, "name", getattr(augmenter, "__name__", None))
+        key = f"{split}:{views}:{kind}"
         if key not in self._cache:
             self._cache[key] = extract_views(
                 self._features_of,
                 self._require_data()[split],
                 self.size,
                 views=views,
-                augmenter=self.augmenter if views > 1 else None,
+                augmenter=augmenter,
                 batch_size=self.batch_size,
                 progress=self.progress,
                 desc=f"Base features ({split}, {views} view{'s' if views > 1 else ''})",
             )
         return self._cache[key]
+
+    def _cached_eval(self, split: str) -> np.ndarray:
+        """(1, N, D) plain base features of a split, or (2, N, D) plain and mirrored ones
+        when predictions average the image and its mirror image."""
+        if not self.test_time_flip:
+            return self._cached(split)
+        return self._cached(split, views=2, augmenter=mirror)
 
     # --- evaluation and plots ------------------------------------------------------
 
@@ -354,11 +374,15 @@ class MusesClassifier:
         if not len(data):
             raise NotReady(f"The {split} split is empty")
         if self.unfrozen_layers_ == 0:
-            features = self._cached(split)[0]
-            probabilities = np.asarray(self._head_trainer.predict(features, verbose=0))
+            views = self._cached_eval(split)
+            probabilities = np.mean(
+                [np.asarray(self._head_trainer.predict(v, verbose=0)) for v in views], axis=0
+            )
         else:
             stream = image_stream(data, self.size, self.batch_size)
-            probabilities = np.asarray(self.model.predict(stream, verbose=0))
+            probabilities = np.concatenate(
+                [self.predict_pixels(pixels) for pixels, _labels in stream]
+            )
         return evaluate_predictions(data.labels, probabilities, self.class_names, split)
 
     def _evaluate_after_training(self, model_name: str | None) -> None:
@@ -441,8 +465,23 @@ class MusesClassifier:
         return probabilities[0] if single else probabilities
 
     def predict_pixels(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for a float32 (N, S, S, 3) batch of 0..255 RGB pixels."""
-        return np.asarray(self._predict(np.asarray(batch, np.float32)))
+        """Probabilities for a float32 (N, S, S, 3) batch of 0..255 RGB pixels: the mean over
+        each image and its mirror image when ``test_time_flip`` is on."""
+        self._require_model()
+        pixels = np.asarray(batch, np.float32)
+        probabilities = np.asarray(self._predict(pixels))
+        if self.test_time_flip:
+            mirrored = np.ascontiguousarray(pixels[:, :, ::-1, :])
+            probabilities = (probabilities + np.asarray(self._predict(mirrored))) / 2
+        return probabilities
+
+
+def mirror(pixels, training: bool = True):
+    """A batch of (N, H, W, C) images flipped left to right: an "augmenter" for the
+    mirrored view of test-time augmentation."""
+    import tensorflow as tf
+
+    return tf.reverse(pixels, axis=[2])
 
 
 def setup_classifier(

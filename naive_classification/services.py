@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from tqdm import tqdm
 
+from muses.collection.media import local_image_files
 from muses.collection.models import Image
 from muses.vision.decode import ImageDecodeError
 from naive_classification import definitions
@@ -111,13 +112,14 @@ def _classify_batch(classifier, images: list[Image], report: ClassifyReport, bar
     import numpy as np
 
     pixels, decoded = [], []
-    for image in images:
-        try:
-            pixels.append(load_pixels(Path(settings.MEDIA_ROOT) / image.file.name, classifier.size))
-            decoded.append(image)
-        except ImageDecodeError as exc:
-            logger.warning("cannot classify image %s: %s", image.image_id, exc)
-            report.failed += 1
+    with local_image_files(images) as paths:
+        for image, path in zip(images, paths):
+            try:
+                pixels.append(load_pixels(path, classifier.size))
+                decoded.append(image)
+            except ImageDecodeError as exc:
+                logger.warning("cannot classify image %s: %s", image.image_id, exc)
+                report.failed += 1
     if decoded:
         batch = np.stack(pixels).astype(np.float32)
         probabilities = classifier.predict_pixels(batch)

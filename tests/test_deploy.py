@@ -33,3 +33,13 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_s3_media_without_a_bucket_stop_start_up_naming_the_variable(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "muses.settings", "MUSES_VAR_DIR": str(tmp_path),
+           "MUSES_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": ""}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "AWS_STORAGE_BUCKET_NAME" in result.stderr

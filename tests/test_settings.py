@@ -1,7 +1,33 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from muses.env import env_bool, env_int, env_list, parse_database_url, read_or_create_secret_key
+from muses.env import (
+    env_bool,
+    env_int,
+    env_list,
+    parse_database_url,
+    read_or_create_secret_key,
+    storages_from_env,
+)
+
+S3_VARIABLES = (
+    "MUSES_STORAGE",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_S3_REGION_NAME",
+    "AWS_S3_ADDRESSING_STYLE",
+    "AWS_S3_CUSTOM_DOMAIN",
+    "AWS_LOCATION",
+    "AWS_QUERYSTRING_AUTH",
+)
+
+
+@pytest.fixture
+def storage_env(monkeypatch):
+    """A clean slate of the storage variables; returns a setter."""
+    for name in S3_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch.setenv
 
 
 def test_it_reads_a_postgres_url_into_django_settings():
@@ -57,3 +83,57 @@ def test_the_seed_model_path_setting_exists(settings):
 def test_jobs_run_in_process_under_test(settings):
     assert settings.Q_CLUSTER["sync"] is True
     assert settings.Q_CLUSTER["retry"] > settings.Q_CLUSTER["timeout"]
+
+
+def test_media_stay_on_the_local_filesystem_by_default(storage_env):
+    storages = storages_from_env()
+    assert storages["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    assert "staticfiles" in storages
+
+
+def test_s3_storage_without_a_bucket_is_refused_naming_the_variable(storage_env):
+    storage_env("MUSES_STORAGE", "s3")
+    with pytest.raises(ImproperlyConfigured, match="AWS_STORAGE_BUCKET_NAME"):
+        storages_from_env()
+
+
+def test_s3_storage_reads_the_bucket_endpoint_and_region_from_the_environment(storage_env):
+    storage_env("MUSES_STORAGE", "S3")
+    storage_env("AWS_STORAGE_BUCKET_NAME", "muses-media")
+    storage_env("AWS_S3_ENDPOINT_URL", "http://minio.internal:9000")
+    storage_env("AWS_S3_REGION_NAME", "eu-central-1")
+    storage_env("AWS_S3_ADDRESSING_STYLE", "path")
+    default = storages_from_env()["default"]
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert default["OPTIONS"] == {
+        "bucket_name": "muses-media",
+        "file_overwrite": True,
+        "default_acl": None,
+        "querystring_auth": True,
+        "endpoint_url": "http://minio.internal:9000",
+        "region_name": "eu-central-1",
+        "addressing_style": "path",
+    }
+
+
+def test_s3_credentials_are_left_to_boto3_and_never_copied_into_settings(storage_env):
+    storage_env("MUSES_STORAGE", "s3")
+    storage_env("AWS_STORAGE_BUCKET_NAME", "muses-media")
+    storage_env("AWS_SECRET_ACCESS_KEY", "do-not-copy")
+    assert "do-not-copy" not in repr(storages_from_env())
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("MUSES_STORAGE", "ftp"),
+        ("AWS_S3_ENDPOINT_URL", "minio:9000"),
+        ("AWS_QUERYSTRING_AUTH", "x"),
+    ],
+)
+def test_a_bad_storage_setting_is_refused_naming_the_variable(storage_env, name, value):
+    storage_env("MUSES_STORAGE", "s3")
+    storage_env("AWS_STORAGE_BUCKET_NAME", "muses-media")
+    storage_env(name, value)
+    with pytest.raises(ImproperlyConfigured, match=name):
+        storages_from_env()

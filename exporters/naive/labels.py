@@ -3,6 +3,11 @@
 Matching works on normalised word tokens, so "Vases" finds "vase", "reliëf" finds "relief",
 "figuren" finds "figuur", but "Offering" never finds "ring" and "Handtekeningen" never finds
 "tekening": a word matches only as a whole token (or a run of tokens for a multi-word synonym).
+
+A field is read up to its first *subject cue* ("with", "holding", "in the form of", Dutch "met"
+...): what follows says what an object shows or carries, not what it is. "Statuette of a Woman
+Holding a Jar" is statuary, not a vessel; "Cosmetic Spoon with Duck-Head Handle" and "Mummy with
+Mask and Broad Collar" name no class at all, so they are skipped rather than mislabelled.
 """
 
 from __future__ import annotations
@@ -77,9 +82,10 @@ class Label:
 class SynonymIndex:
     """All word forms of all synonyms, looked up by their first token."""
 
-    def __init__(self, synonyms: Mapping[str, Iterable[str]]):
+    def __init__(self, synonyms: Mapping[str, Iterable[str]], subject_cues: Iterable[str] = ()):
         self.max_length = 1
         self._by_first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        self.cues = [tuple(tokens) for cue in subject_cues if (tokens := normalise(cue))]
         for class_name, words in synonyms.items():
             for synonym in words:
                 self._add(class_name, synonym)
@@ -95,13 +101,21 @@ class SynonymIndex:
 
     def find(self, text: str, field: str) -> list[Match]:
         """Every synonym occurrence in ``text``, longest phrase first at each position."""
-        tokens = normalise(text)
+        tokens = self.object_part(normalise(text))
         found = []
         for start, token in enumerate(tokens):
             for phrase, class_name, synonym in self._candidates(token):
                 if tuple(tokens[start : start + len(phrase)]) == phrase:
                     found.append(Match(class_name, field, " ".join(phrase), synonym))
         return found
+
+    def object_part(self, tokens: list[str]) -> list[str]:
+        """The tokens before the first subject cue (a cue as the first word does not count:
+        "With Love" is a title, not a description)."""
+        for start in range(1, len(tokens)):
+            if any(tuple(tokens[start : start + len(cue)]) == cue for cue in self.cues):
+                return tokens[:start]
+        return tokens
 
     def _candidates(self, token: str):
         return sorted(self._by_first.get(token, ()), key=lambda entry: -len(entry[0]))
@@ -116,8 +130,9 @@ class NaiveLabeller:
         synonyms: Mapping[str, Iterable[str]],
         priority: Sequence[str] | None = None,
         fields: Sequence[str] = FIELDS,
+        subject_cues: Iterable[str] = (),
     ):
-        self.index = SynonymIndex(synonyms)
+        self.index = SynonymIndex(synonyms, subject_cues)
         self.priority = list(priority or [])
         self.fields = tuple(fields)
 

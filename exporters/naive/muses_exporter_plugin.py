@@ -27,6 +27,7 @@ from exporters.dataset import (
     write_dataset,
 )
 from exporters.naive.labels import Label, NaiveLabeller
+from muses.collection.media import image_file
 from muses.collection.models import Image
 from naive_classification import definitions
 
@@ -54,7 +55,11 @@ class ExportReport:
 
 
 def labeller() -> NaiveLabeller:
-    return NaiveLabeller(definitions.synonyms_extended, definitions.class_priority)
+    return NaiveLabeller(
+        definitions.synonyms_extended,
+        definitions.class_priority,
+        subject_cues=definitions.subject_cues,
+    )
 
 
 def candidate_images():
@@ -76,7 +81,7 @@ def entry_for(image: Image, class_name: str, word: str, field_name: str) -> Data
     item = image.item
     return DatasetEntry(
         image_id=image.image_id,
-        source=Path(settings.MEDIA_ROOT) / image.file.name,
+        source=image_file(image),
         group=f"item:{item.pk}" if item else f"image:{image.image_id}",
         item_id=item.pk if item else None,
         object_number=item.object_number if item else "",

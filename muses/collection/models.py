@@ -45,7 +45,7 @@ class Image(models.Model):
     item = models.ForeignKey(
         Item, null=True, blank=True, on_delete=models.CASCADE, related_name="images"
     )
-    # Content-addressed under MEDIA_ROOT; never the uploader's path.
+    # Content-addressed in the media storage (MEDIA_ROOT or a bucket); never the uploader's path.
     file = models.FileField(upload_to="images", max_length=300)
     sha256 = models.CharField(max_length=64, db_index=True)
     width = models.PositiveIntegerField()

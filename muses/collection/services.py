@@ -3,11 +3,13 @@
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from muses.collection.media import local_path, save_content_addressed
 from muses.collection.models import IMAGE_ID_RE, Image, Item, new_image_id
 from muses.vision.decode import DecodedImage, decode_image
 
@@ -44,18 +46,21 @@ def image_store(
     image_id: str | None = None,
     item: Item | None = None,
     decoded: DecodedImage | None = None,
+    then: Callable[[Image], object] | None = None,
 ) -> Image:
     """Decode (unless the caller already did), write the file atomically and create the
-    row; raises ImageDecodeError, ImageIdError or ImageIdTaken, leaving nothing behind."""
+    row; raises ImageDecodeError, ImageIdError or ImageIdTaken, leaving nothing behind.
+
+    ``then(image)`` runs inside the row's transaction (e.g. storing its features), so the
+    row and what ``then`` writes are committed together or not at all."""
     image_id = image_id_validate(image_id) if image_id else new_image_id()
-    if Image.objects.filter(image_id=image_id).exists():
-        raise ImageIdTaken(f"image_id {image_id!r} is already used")
     decoded = decoded or decode_image(data, name=name or image_id)
     sha256 = hashlib.sha256(data).hexdigest()
     relative, created_file = _write_content_addressed(data, sha256, decoded.format)
     try:
+        # No look-up first: the unique image_id is checked by the insert itself.
         with transaction.atomic():
-            return Image.objects.create(
+            image = Image.objects.create(
                 image_id=image_id,
                 item=item,
                 file=relative,
@@ -65,9 +70,14 @@ def image_store(
                 format=decoded.format,
                 original_name=Path(name).name[:300],
             )
+            if then is not None:
+                then(image)
+            return image
     except IntegrityError:
         _remove_if_orphan(relative, created_file)
-        raise ImageIdTaken(f"image_id {image_id!r} is already used") from None
+        if Image.objects.filter(image_id=image_id).exists():
+            raise ImageIdTaken(f"image_id {image_id!r} is already used") from None
+        raise
     except BaseException:
         _remove_if_orphan(relative, created_file)
         raise
@@ -79,11 +89,18 @@ def content_path(sha256: str, fmt: str) -> str:
 
 
 def _write_content_addressed(data: bytes, sha256: str, fmt: str) -> tuple[str, bool]:
-    """Write under a temporary name and rename, so a crash never leaves half a file."""
+    """Store the bytes once under their hash; (name, whether this call wrote the file)."""
     relative = content_path(sha256, fmt)
-    target = Path(settings.MEDIA_ROOT) / relative
+    target = local_path(relative)
+    if target is None:
+        return relative, save_content_addressed(relative, data)
+    return relative, _write_local(data, target)
+
+
+def _write_local(data: bytes, target: Path) -> bool:
+    """Write under a temporary name and rename, so a crash never leaves half a file."""
     if target.exists():
-        return relative, False
+        return False
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
     try:
@@ -93,9 +110,9 @@ def _write_content_addressed(data: bytes, sha256: str, fmt: str) -> tuple[str, b
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return relative, True
+    return True
 
 
 def _remove_if_orphan(relative: str, created_file: bool) -> None:
     if created_file and not Image.objects.filter(file=relative).exists():
-        (Path(settings.MEDIA_ROOT) / relative).unlink(missing_ok=True)
+        default_storage.delete(relative)

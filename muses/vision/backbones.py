@@ -32,8 +32,11 @@ class Backbone:
     input_size: int
     feature_dim: int
     weights_digest: str
-    model: object  # keras.Model: (N, S, S, 3) preprocessed float32 -> (N, feature_dim)
-    preprocess_fn: Callable[[PILImage.Image, int], np.ndarray]
+    model: object  # keras.Model: (N, S, S, 3) normalized float32 -> (N, feature_dim)
+    preprocess_fn: Callable[[PILImage.Image, int], np.ndarray]  # -> uint8 (S, S, 3) RGB
+    # float pixels -> the model's input range, traced into the graph: one vectorised pass
+    # per batch instead of a float copy of every image in Python.
+    normalize: Callable | None = None
     head: tuple[np.ndarray, np.ndarray] | None = None  # ImageNet (W, b) on pooled features
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _compiled: dict = field(default_factory=dict, repr=False)
@@ -42,8 +45,9 @@ class Backbone:
         return self.preprocess_fn(image, self.input_size)
 
     def extract(self, batch: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
-        """Pooled features for a preprocessed batch, padded to a fixed batch shape so the
-        compiled graph is traced once per batch size rather than per request."""
+        """Pooled features for a batch of preprocessed pixels (uint8, or float in the same
+        0..255 range), padded to a fixed batch shape so the compiled graph is traced once
+        per batch size rather than per request."""
         if len(batch) == 0:
             return np.zeros((0, self.feature_dim), np.float32)
         outputs = []
@@ -72,18 +76,24 @@ class Backbone:
         fn = self._compiled.get("fn")
         if fn is None:
             with self._lock:
-                fn = self._compiled.get("fn") or tf.function(
-                    lambda x: self.model(x, training=False), jit_compile=False
-                )
+                fn = self._compiled.get("fn") or tf.function(self._graph, jit_compile=False)
                 self._compiled["fn"] = fn
         return fn(tf.constant(padded))
 
+    def _graph(self, pixels):
+        import tensorflow as tf
+
+        x = tf.cast(pixels, tf.float32)
+        return self.model(self.normalize(x) if self.normalize else x, training=False)
+
 
 def _pad_batch(chunk: np.ndarray, batch_size: int) -> np.ndarray:
+    """uint8 batches stay uint8 (4x less to copy); anything else becomes float32."""
+    dtype = np.uint8 if chunk.dtype == np.uint8 else np.float32
     if len(chunk) == batch_size:
-        return chunk.astype(np.float32, copy=False)
-    pad = np.zeros((batch_size - len(chunk), *chunk.shape[1:]), np.float32)
-    return np.concatenate([chunk.astype(np.float32, copy=False), pad])
+        return chunk.astype(dtype, copy=False)
+    pad = np.zeros((batch_size - len(chunk), *chunk.shape[1:]), dtype)
+    return np.concatenate([chunk.astype(dtype, copy=False), pad])
 
 
 @lru_cache(maxsize=1)
@@ -156,14 +166,18 @@ def build_vgg19(weights: str | None, input_size: int) -> Backbone:
         weights_digest=digest,
         model=model,
         preprocess_fn=preprocess_vgg19,
+        normalize=normalize_vgg19,
     )
 
 
 def preprocess_vgg19(image: PILImage.Image, size: int) -> np.ndarray:
-    """Resize to size x size, RGB->BGR and ImageNet mean subtraction (Keras 'caffe' mode)."""
-    resized = image.convert("RGB").resize((size, size), PILImage.BILINEAR)
-    array = np.asarray(resized, dtype=np.float32)[..., ::-1]
-    return array - np.array([103.939, 116.779, 123.68], dtype=np.float32)
+    """Resize to size x size: uint8 RGB."""
+    return np.asarray(image.convert("RGB").resize((size, size), PILImage.BILINEAR))
+
+
+def normalize_vgg19(pixels):
+    """RGB->BGR and ImageNet mean subtraction (Keras 'caffe' mode), in the graph."""
+    return pixels[..., ::-1] - np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
 # --- EfficientNet-Lite0 ---------------------------------------------------------
@@ -180,6 +194,7 @@ def build_efficientnet_lite0_backbone(weights: str | None, input_size: int) -> B
         weights_digest=digest,
         model=model,
         preprocess_fn=lite0.preprocess,
+        normalize=lite0.normalize,
         head=head,
     )
 

@@ -113,4 +113,4 @@ def batcher_warm_up(backbone) -> None:
     size = backbone.input_size
     for bucket in BUCKETS:
         if bucket <= settings.MUSES_BATCH_MAX:
-            backbone.extract(np.zeros((bucket, size, size, 3), np.float32), batch_size=bucket)
+            backbone.extract(np.zeros((bucket, size, size, 3), np.uint8), batch_size=bucket)

@@ -77,17 +77,29 @@ STAGES: tuple[Stage, ...] = (
 
 def preprocess(image: PILImage.Image, size: int = 224) -> np.ndarray:
     """RGB, bicubic resize of the short side to round(size*256/224), centre crop
-    size x size, then (x - 127) / 128: float32 (size, size, 3)."""
+    size x size: uint8 (size, size, 3). ``normalize`` maps it to the network's range.
+
+    The crop is resized straight from its source box: one resampling pass over the
+    crop's pixels only, identical to resizing the whole image and then cropping."""
     image = image.convert("RGB")
+    return np.asarray(image.resize((size, size), PILImage.BICUBIC, box=_crop_box(image.size, size)))
+
+
+def _crop_box(source: tuple[int, int], size: int) -> tuple[float, float, float, float]:
+    """The centre crop of the resized image, in source coordinates."""
+    width, height = source
     short = round(size * RESIZE_RATIO)
-    width, height = image.size
     scale = short / min(width, height)
-    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
-    image = image.resize(new_size, PILImage.BICUBIC)
-    left = int(round((new_size[0] - size) / 2.0))
-    top = int(round((new_size[1] - size) / 2.0))
-    image = image.crop((left, top, left + size, top + size))
-    return (np.asarray(image, dtype=np.float32) - PIXEL_MEAN) / PIXEL_STD
+    resized = (max(size, round(width * scale)), max(size, round(height * scale)))
+    left = int(round((resized[0] - size) / 2.0))
+    top = int(round((resized[1] - size) / 2.0))
+    sx, sy = width / resized[0], height / resized[1]
+    return (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+
+
+def normalize(pixels):
+    """(x - 127) / 128 on float pixels: runs inside the traced graph, on whole batches."""
+    return (pixels - PIXEL_MEAN) / PIXEL_STD
 
 
 # --- Architecture ------------------------------------------------------------------

@@ -22,19 +22,26 @@ from muses.vision.models import ImageFeature
 STORE_DTYPE = "float32"
 
 
-def image_path(image: Image) -> Path:
-    return Path(settings.MEDIA_ROOT) / image.file.name
+def image_source(image: Image) -> Path | bytes:
+    """The stored file's local path (fast), or its bytes when media are remote (S3)."""
+    from muses.collection.media import image_source as stored_source
+
+    return stored_source(image)
 
 
 def feature_row(image: Image, backbone: Backbone, vector: np.ndarray) -> ImageFeature:
-    return ImageFeature(
-        image=image,
-        backbone=backbone.name,
-        weights_digest=backbone.weights_digest,
-        dim=int(vector.shape[0]),
-        dtype=STORE_DTYPE,
-        vector=vector.astype(STORE_DTYPE).tobytes(),
-    )
+    return ImageFeature(**_feature_fields(image, backbone, vector))
+
+
+def _feature_fields(image: Image, backbone: Backbone, vector: np.ndarray) -> dict:
+    return {
+        "image": image,
+        "backbone": backbone.name,
+        "weights_digest": backbone.weights_digest,
+        "dim": int(vector.shape[0]),
+        "dtype": STORE_DTYPE,
+        "vector": vector.astype(STORE_DTYPE).tobytes(),
+    }
 
 
 def image_features_compute(
@@ -48,7 +55,7 @@ def image_features_compute(
     if existing is not None:
         return existing.as_array()
     if pixels is None:
-        pixels = backbone.preprocess(decode_image(image_path(image), name=image.image_id).image)
+        pixels = backbone.preprocess(decode_image(image_source(image), name=image.image_id).image)
     vector = batcher_for(backbone).submit(pixels)
     try:
         with transaction.atomic():
@@ -56,6 +63,11 @@ def image_features_compute(
     except IntegrityError:
         pass  # another worker stored it first: same image, same backbone, same vector
     return vector
+
+
+def image_features_store(image: Image, backbone: Backbone, vector: np.ndarray) -> ImageFeature:
+    """Store the vector of an image that has none yet (a new upload): no look-up first."""
+    return ImageFeature.objects.create(**_feature_fields(image, backbone, vector))
 
 
 def pixels_for_upload(image, backbone: Backbone | None = None) -> np.ndarray:
@@ -92,17 +104,27 @@ def features_extract(
     progress: bool = False,
     decode_workers: int = 4,
 ) -> ExtractionReport:
-    """Extract and store features of images that have none: decoding runs in a thread pool
-    while the previous batch runs through the network; rows are written in bulk."""
+    """Extract and store features of images that have none, as a three-stage pipeline:
+    a thread pool decodes batch n+1 while one thread runs batch n through the network and
+    this thread writes batch n-1's rows (database work stays on the caller's connection)."""
     backbone = backbone or get_backbone()
     todo = list(images if images is not None else images_missing_features(backbone.name))
     report = ExtractionReport()
     bar = tqdm(total=len(todo), unit="img", disable=not progress, desc=f"features {backbone.name}")
-    with ThreadPoolExecutor(max_workers=decode_workers) as pool:
+    in_flight = None  # (images, future vectors) of the batch in the network
+
+    def store(batch_images, vectors) -> None:
+        report.extracted += _store_batch(batch_images, vectors.result(), backbone)
+        bar.update(len(batch_images))
+
+    with ThreadPoolExecutor(decode_workers) as pool, ThreadPoolExecutor(1) as network:
         for batch_images, pixels in _decoded_batches(todo, backbone, batch_size, pool, report):
-            vectors = backbone.extract(pixels, batch_size=batch_size)
-            report.extracted += _store_batch(batch_images, vectors, backbone)
-            bar.update(len(batch_images))
+            vectors = network.submit(backbone.extract, pixels, batch_size=batch_size)
+            if in_flight is not None:
+                store(*in_flight)
+            in_flight = (batch_images, vectors)
+        if in_flight is not None:
+            store(*in_flight)
     bar.close()
     report.skipped = len(todo) - report.extracted - report.failed
     return report
@@ -110,7 +132,7 @@ def features_extract(
 
 def _decode_one(image: Image, backbone: Backbone) -> np.ndarray | None:
     try:
-        return backbone.preprocess(decode_image(image_path(image), name=image.image_id).image)
+        return backbone.preprocess(decode_image(image_source(image), name=image.image_id).image)
     except ImageDecodeError:
         return None
 

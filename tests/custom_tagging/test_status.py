@@ -1,12 +1,15 @@
 """GET /status/<task_id>"""
 
+import threading
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 from unittest import mock
 
+import pytest
 from django.utils import timezone
 
-from custom_tagging import tasks
+from custom_tagging import services, tasks
 from custom_tagging.models import CustomTag, TrainingJob
 
 
@@ -76,3 +79,55 @@ def test_a_task_for_a_job_that_never_appears_gives_up_quietly(db, settings, monk
 
     monkeypatch.setattr(services, "JOB_ROW_WAIT_S", 0.3)
     assert tasks.tag_train_task(987654) == "missing"
+
+
+def test_a_running_job_whose_worker_heartbeat_stopped_is_reported_as_an_error(api, labelled_tag):
+    """The worker was SIGKILLed: django-q2 records nothing and its timeout is an hour away,
+    but the heartbeat stopped."""
+    labelled_tag("red")
+    tag = CustomTag.objects.get(name="red")
+    now = timezone.now()
+    alive = TrainingJob.objects.create(
+        tag=tag,
+        tag_name="red",
+        state="running",
+        started=now - timedelta(minutes=5),
+        heartbeat=now - timedelta(seconds=2),
+    )
+    dead = TrainingJob.objects.create(
+        tag=tag,
+        tag_name="red",
+        state="running",
+        started=now - timedelta(minutes=5),
+        heartbeat=now - timedelta(seconds=services.HEARTBEAT_STALE_S + 1),
+    )
+    assert api.get(f"/status/{alive.task_id}").json()["state"] == "running"
+    body = api.get(f"/status/{dead.task_id}").json()
+    assert body["state"] == "error" and "killed" in body["error"]
+    assert api.get("/custom/train/red").status_code == 409  # the live one still blocks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_worker_stamps_the_heartbeat_until_the_job_ends(settings):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    settings.MUSES_JOB_HEARTBEAT_S = 0.05
+    tag = CustomTag.objects.create(name="red")
+    job = TrainingJob.objects.create(tag=tag, tag_name="red", state="running")
+    with services.job_heartbeat(model=TrainingJob, pk=job.pk):
+        deadline = time.monotonic() + 5
+        while TrainingJob.objects.get(pk=job.pk).heartbeat is None:
+            assert time.monotonic() < deadline, "no heartbeat"
+            time.sleep(0.02)
+        first = TrainingJob.objects.get(pk=job.pk).heartbeat
+        time.sleep(0.2)
+        assert TrainingJob.objects.get(pk=job.pk).heartbeat > first
+    assert not [t for t in threading.enumerate() if t.name.startswith("job-heartbeat-")]
+    stamped = TrainingJob.objects.get(pk=job.pk).heartbeat
+    time.sleep(0.2)
+    assert TrainingJob.objects.get(pk=job.pk).heartbeat == stamped
+
+
+def test_sync_mode_stamps_no_heartbeat(api, labelled_tag):
+    labelled_tag("red")
+    task_id = api.get("/custom/train/red").json()["task_id"]
+    assert TrainingJob.objects.get(task_id=task_id).heartbeat is None

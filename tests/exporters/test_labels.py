@@ -17,7 +17,11 @@ from naive_classification import definitions
 
 @pytest.fixture(scope="module")
 def labeller():
-    return NaiveLabeller(definitions.synonyms_extended, definitions.class_priority)
+    return NaiveLabeller(
+        definitions.synonyms_extended,
+        definitions.class_priority,
+        subject_cues=definitions.subject_cues,
+    )
 
 
 def catalogue_record(sample_dir, filename, title):
@@ -166,3 +170,78 @@ def test_it_normalises_text_into_words():
         "head",
         "x",
     ]
+
+
+# Real records (museum, object number, title, object type) from the full catalogues in
+# ../shared/data, hand-checked: the object is named before a subject cue such as "with",
+# "holding" or Dutch "met"; what follows is what it shows or carries.
+NAMED_BEFORE_A_CUE = [
+    # Walters 48.2794: a ceramic figure, not a bowl
+    ("Kneeling Female Figure Holding a Bowl", "figures", "statuary"),
+    # Walters 57.1600: a necklace, not coins
+    ("Necklace with Pendant Coins", "necklaces", "jewellery"),
+    # Walters 49.2281: a vase, not a relief
+    ("Vase with Low-Relief Decoration of Bamboo Leaves", "vases", "vessel"),
+    # Chicago CHI_3603: a jar, not a relief
+    (
+        "Jar with Relief of Standing Figure with Crescent Headdress, Holding Ritual Objects",
+        "Ceramics",
+        "vessel",
+    ),
+    # Met 544677: a statue torso, not a stela
+    (
+        "Torso of Nefertiti from a dyad holding a stela in front of the bodies",
+        "Nefertiti torso, Aten cartouches",
+        "statuary",
+    ),
+    # Met 544022: a juglet (a small jug) with a ring base, not a ring
+    ("Cypriote ring based juglet", "Juglet, Cypriot, ring based", "vessel"),
+]
+
+# Real records whose class words all follow a cue: the object itself is none of our classes.
+NOTHING_NAMED_BEFORE_A_CUE = [
+    # Met 544050: a spoon
+    ("Cosmetic spoon with duck-head handle", "Cosmetic, spoon, duck, goose, bird"),
+    # Cleveland 156277: a weight
+    ("Weight in the Form of a Hippopotamus Head", "Implements"),
+    # Met 544322: a mummy, not jewellery
+    ("Mummy of Khnumhotep with mask and broad collar", "Mummy and mask, Khnumhotep, human remains"),
+    # Rijksmuseum NG-2016-53-11 and -8: photographs of people ("girl with earrings",
+    # "man with a yellow cup")
+    ("Meisje met oorbellen", "foto"),
+    ("Man met gele beker", "foto"),
+]
+
+
+@pytest.mark.parametrize("title,object_type,class_name", NAMED_BEFORE_A_CUE)
+def test_the_object_named_before_with_or_holding_decides_the_class(
+    labeller, title, object_type, class_name
+):
+    label = labeller.label({"title": title, "object_type": object_type})
+    assert label.class_name == class_name
+
+
+@pytest.mark.parametrize("title,object_type", NOTHING_NAMED_BEFORE_A_CUE)
+def test_class_words_after_with_or_in_the_form_of_do_not_label_the_object(
+    labeller, title, object_type
+):
+    label = labeller.label({"title": title, "object_type": object_type})
+    assert label.class_name is None
+    assert label.skipped == SKIP_NO_MATCH
+
+
+def test_a_buckle_plate_with_a_birds_head_finial_is_not_statuary(labeller, sample_dir):
+    record = catalogue_record(sample_dir, WALTERS, "Buckle Plate with a Bird's Head Finial")
+    assert labeller.label(record).class_name is None
+
+
+def test_a_subject_cue_as_the_first_word_does_not_hide_the_rest():
+    labeller = NaiveLabeller({"vessel": ["vase"]}, subject_cues=["with"])
+    assert labeller.label({"title": "With vase"}).class_name == "vessel"
+    assert labeller.label({"title": "Box with vase"}).class_name is None
+
+
+def test_without_subject_cues_every_class_word_counts():
+    labeller = NaiveLabeller({"vessel": ["bowl"], "statuary": ["figure"]})
+    label = labeller.label({"title": "Kneeling Female Figure Holding a Bowl"})
+    assert label.candidates == ("statuary", "vessel")

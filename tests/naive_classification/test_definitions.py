@@ -15,7 +15,11 @@ def test_the_default_classes_are_numbered_from_zero():
 
 
 def test_the_default_classes_label_most_of_the_egyptian_sample(sample_dir):
-    labeller = NaiveLabeller(definitions.synonyms_extended, definitions.class_priority)
+    labeller = NaiveLabeller(
+        definitions.synonyms_extended,
+        definitions.class_priority,
+        subject_cues=definitions.subject_cues,
+    )
     with open(sample_dir / "egyptian-cc0" / "collection.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     labelled = [row for row in rows if labeller.label(row).class_name]

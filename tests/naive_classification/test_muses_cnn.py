@@ -184,3 +184,40 @@ def test_setting_up_for_training_without_a_dataset_says_to_export_first(settings
     settings.MUSES_DATASET_DIR = tmp_path / "none"
     with pytest.raises(FileNotFoundError, match="muses_export_classification_data"):
         setup_classifier((TINY, TINY), weights=None)
+
+
+def plain_model_probabilities(c, pixels):
+    return np.asarray(c.model(pixels, training=False))
+
+
+def test_a_prediction_is_the_mean_over_the_image_and_its_mirror_image(vgg):
+    pixels = np.random.default_rng(0).uniform(0, 255, (3, TINY, TINY, 3)).astype(np.float32)
+    mirrored = pixels[:, :, ::-1, :].copy()
+    expected = plain_model_probabilities(vgg, pixels) + plain_model_probabilities(vgg, mirrored)
+    np.testing.assert_allclose(vgg.predict_pixels(pixels), expected / 2, atol=1e-6)
+
+
+def test_an_image_and_its_mirror_image_get_the_same_prediction(vgg):
+    pixels = np.random.default_rng(1).uniform(0, 255, (2, TINY, TINY, 3)).astype(np.float32)
+    mirrored = pixels[:, :, ::-1, :].copy()
+    np.testing.assert_allclose(vgg.predict_pixels(mirrored), vgg.predict_pixels(pixels), atol=1e-6)
+
+
+def test_without_test_time_flip_a_prediction_is_the_plain_models(tiny_dataset):
+    c = classifier(tiny_dataset, test_time_flip=False)
+    pixels = np.random.default_rng(2).uniform(0, 255, (2, TINY, TINY, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        c.predict_pixels(pixels), plain_model_probabilities(c, pixels), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("unfrozen", [0, 4])
+def test_the_evaluation_scores_the_same_predictions_users_get(vgg, unfrozen):
+    vgg.unfreeze_layers(unfrozen)
+    test = vgg.splits["test"]
+    predicted = vgg.predict_new(test.paths).argmax(axis=1)
+    evaluation = vgg.evaluate("test")
+    assert evaluation.accuracy == pytest.approx(float((predicted == test.labels).mean()))
+    confusion = np.zeros((10, 10), int)
+    np.add.at(confusion, (test.labels, predicted), 1)
+    assert evaluation.confusion == confusion.tolist()

@@ -50,12 +50,27 @@ def test_the_class_list_has_1000_names_in_imagenet_order():
     )
 
 
-def test_preprocess_centre_crops_to_a_float_square_around_zero():
+def test_preprocess_centre_crops_to_a_uint8_square_that_normalizes_around_zero():
     image = PILImage.fromarray(skdata.chelsea())  # 451 x 300, landscape
     array = lite0.preprocess(image, 224)
     assert array.shape == (224, 224, 3)
-    assert array.dtype == np.float32
-    assert -1.0 <= array.min() and array.max() < 1.0
+    assert array.dtype == np.uint8
+    normalized = lite0.normalize(array.astype(np.float32))
+    assert -1.0 <= normalized.min() and normalized.max() < 1.0
+
+
+@pytest.mark.parametrize("size", [(451, 300), (300, 451), (224, 224), (2000, 150)])
+def test_preprocess_equals_resizing_the_whole_image_then_cropping_its_centre(size):
+    image = PILImage.fromarray(skdata.coffee()).resize(size)
+    short = round(224 * lite0.RESIZE_RATIO)
+    scale = short / min(size)
+    resized = image.resize(
+        (max(224, round(size[0] * scale)), max(224, round(size[1] * scale))), PILImage.BICUBIC
+    )
+    left, top = round((resized.width - 224) / 2), round((resized.height - 224) / 2)
+    expected = np.asarray(resized.crop((left, top, left + 224, top + 224)), np.int16)
+    diff = np.abs(lite0.preprocess(image, 224).astype(np.int16) - expected)
+    assert diff.max() <= 4 and diff.mean() < 0.5  # rounding of the resampling weights only
 
 
 @pytest.mark.slow

@@ -22,11 +22,11 @@ def test_extraction_stores_one_vector_per_image(tiny_backbone, make_image):
 
 def test_extraction_matches_a_direct_forward_pass(tiny_backbone, make_image):
     from muses.vision.decode import decode_image
-    from muses.vision.store import image_path
+    from muses.vision.store import image_source
 
     image = make_image(color=(10, 200, 30))
     features_extract(backbone=tiny_backbone)
-    pixels = tiny_backbone.preprocess(decode_image(image_path(image)).image)
+    pixels = tiny_backbone.preprocess(decode_image(image_source(image)).image)
     direct = np.asarray(tiny_backbone.model(pixels[None]))[0]
     np.testing.assert_allclose(image.features.get().as_array(), direct, rtol=1e-5, atol=1e-6)
 

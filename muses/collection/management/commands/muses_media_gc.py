@@ -1,9 +1,10 @@
-import time
-from pathlib import Path
+from datetime import timedelta
 
-from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
+from muses.collection.media import stored_files
 from muses.collection.models import Image
 
 
@@ -22,24 +23,18 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report, remove nothing.")
 
     def handle(self, *args, **options):
-        root = Path(settings.MEDIA_ROOT)
         referenced = set(Image.objects.values_list("file", flat=True))
-        cutoff = time.time() - options["min_age"]
-        orphans = (
-            [
-                path
-                for path in (root / "images").rglob("*")
-                if path.is_file()
-                and path.relative_to(root).as_posix() not in referenced
-                and path.stat().st_mtime < cutoff
-            ]
-            if (root / "images").exists()
-            else []
-        )
-        for path in orphans:
+        cutoff = timezone.now() - timedelta(seconds=options["min_age"])
+        present, orphans = set(), []
+        for name, modified in stored_files("images"):
+            present.add(name)
+            if name not in referenced and modified < cutoff:
+                orphans.append(name)
+        for name in orphans:
             if not options["dry_run"]:
-                path.unlink(missing_ok=True)
-        missing = [name for name in referenced if not (root / name).exists()]
+                default_storage.delete(name)
+        # Only names the listing did not show are asked for one by one.
+        missing = sorted(name for name in referenced - present if not default_storage.exists(name))
         verb = "would remove" if options["dry_run"] else "removed"
         self.stdout.write(
             f"{verb} {len(orphans)} unreferenced file(s); {len(missing)} row(s) without a file"
