@@ -93,6 +93,17 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> list[subpr
     raise SystemExit("gunicorn did not start")
 
 
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU seconds of gunicorn's workers so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         process.terminate()
@@ -274,20 +285,21 @@ def sustained_adds(
     return max(rates)
 
 
-def raw_batch_rate(seconds: float = 15) -> float:
+def raw_batch_rate(seconds: float = 15) -> tuple[float, float]:
     """Tensor-only throughput of the configured backbone at batch 32, in a subprocess so the
     server does not compete with it."""
     code = (
         "import sys; sys.path.insert(0, '.'); import bench.bulk_extraction as b, django, os;"
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'muses.settings'); django.setup();"
         "from muses.vision.backbones import get_backbone;"
-        f"print(b.raw_rate(get_backbone(), 32, {seconds})[0])"
+        f"print(*b.raw_rate(get_backbone(), 32, {seconds}))"
     )
     env = {**os.environ, "MUSES_WEIGHTS_DIR": str(ROOT / "var" / "weights")}
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
-    return float(out.strip().splitlines()[-1])
+    rate, cpu_ms = out.strip().splitlines()[-1].split()
+    return float(rate), float(cpu_ms)
 
 
 def main() -> None:
@@ -299,15 +311,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=25)
     parser.add_argument("--adds-only", action="store_true")
     args = parser.parse_args()
-    raw = raw_batch_rate() if args.adds_only else None
+    raw, raw_cpu_ms = raw_batch_rate() if args.adds_only else (None, None)
     port = free_port()
     processes = start_server(server_env(args.database), port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
     try:
         if args.adds_only:
-            sustained, burst = sustained_adds(base), burst_adds(base)
-            print(f"raw batch-32 backbone throughput (same run): {raw:.1f} img/s")
+            cpu_before = server_cpu_seconds(processes[0].pid)
+            sustained = sustained_adds(base, rounds=1, prefix="cpu")
+            cpu_per_add = (server_cpu_seconds(processes[0].pid) - cpu_before) / (50 * 12)
+            sustained = max(sustained, sustained_adds(base))
+            burst = burst_adds(base)
+            print(
+                f"raw batch-32 backbone throughput (same run): {raw:.1f} img/s "
+                f"({raw_cpu_ms:.1f} CPU ms/img)"
+            )
             print(f"gunicorn {args.workers} worker(s) x {args.threads} threads")
+            print(f"gunicorn CPU per sustained add: {cpu_per_add * 1e3:.1f} ms")
             print(
                 f"50 clients adding single images, sustained: {sustained:.1f} img/s "
                 f"= {sustained / raw:.0%} of raw"

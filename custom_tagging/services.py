@@ -43,7 +43,7 @@ from muses.collection import services as collection
 from muses.collection.media import local_path
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
-from muses.vision.decode import ImageDecodeError, decode_image
+from muses.vision.decode import ImageDecodeError
 from muses.vision.models import ImageFeature
 from muses.vision.store import (
     extraction_announced,
@@ -90,7 +90,7 @@ def upload_features(*, data: bytes, name: str = "") -> tuple[np.ndarray, Backbon
     backbone = backbone_get()
     with extraction_announced(backbone):
         try:
-            decoded = decode_image(data, name=name or "upload")
+            decoded = backbone.decode(data, name=name or "upload")
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
         return features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
@@ -124,7 +124,7 @@ def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Im
     backbone = backbone_get()
     with extraction_announced(backbone):
         try:
-            decoded = decode_image(data, name=name or "upload")
+            decoded = backbone.decode(data, name=name or "upload")
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
         vector = features_of_pixels(backbone.preprocess(decoded.image), backbone)

@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
 from django.http import JsonResponse
+from django.urls import include, path, re_path
 from django.views.defaults import page_not_found
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
+
+from muses.schema import SchemaView
 
 
 def not_found(request, exception=None):
@@ -24,7 +26,7 @@ def media(request, path):
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("custom_tagging.urls")),
     # Media are served by Django for the embedded profile; production puts a proxy in front.

@@ -32,17 +32,29 @@ class Backbone:
     input_size: int
     feature_dim: int
     weights_digest: str
-    model: object  # keras.Model: (N, S, S, 3) normalized float32 -> (N, feature_dim)
+    model: object = field(repr=False)  # keras.Model: (N, S, S, 3) normalized -> (N, dim)
     preprocess_fn: Callable[[PILImage.Image, int], np.ndarray]  # -> uint8 (S, S, 3) RGB
     # float pixels -> the model's input range, traced into the graph: one vectorised pass
     # per batch instead of a float copy of every image in Python.
     normalize: Callable | None = None
-    head: tuple[np.ndarray, np.ndarray] | None = None  # ImageNet (W, b) on pooled features
+    # ImageNet (W, b) on pooled features
+    head: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _compiled: dict = field(default_factory=dict, repr=False)
 
     def preprocess(self, image: PILImage.Image) -> np.ndarray:
         return self.preprocess_fn(image, self.input_size)
+
+    def decode(self, source, *, name: str = ""):
+        """decode_image, letting a large JPEG decode at reduced scale: preprocessing never
+        needs a short side over 256/224 of the input size."""
+        from muses.vision.decode import decode_image
+
+        return decode_image(source, name=name, min_side=round(self.input_size * 256 / 224))
+
+    def pixels(self, source, *, name: str = "") -> np.ndarray:
+        """Decoded and preprocessed pixels of an image file or bytes."""
+        return self.preprocess(self.decode(source, name=name).image)
 
     def extract(self, batch: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
         """Pooled features for a batch of preprocessed pixels (uint8, or float in the same
@@ -71,13 +83,18 @@ class Backbone:
         return [[(names[j], float(row[j])) for j in idx] for row, idx in zip(probs, best)]
 
     def _forward(self, padded: np.ndarray):
+        """One traced graph per (batch size, dtype), made once: calls never retrace."""
         import tensorflow as tf
 
-        fn = self._compiled.get("fn")
+        key = (len(padded), padded.dtype.str)
+        fn = self._compiled.get(key)
         if fn is None:
             with self._lock:
-                fn = self._compiled.get("fn") or tf.function(self._graph, jit_compile=False)
-                self._compiled["fn"] = fn
+                fn = self._compiled.get(key)
+                if fn is None:
+                    spec = tf.TensorSpec(padded.shape, tf.as_dtype(padded.dtype))
+                    fn = tf.function(self._graph).get_concrete_function(spec)
+                    self._compiled[key] = fn
         return fn(tf.constant(padded))
 
     def _graph(self, pixels):

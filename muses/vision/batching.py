@@ -15,7 +15,8 @@ from concurrent.futures import Future
 import numpy as np
 from django.conf import settings
 
-BUCKETS = (1, 4, 8, 16, 32, 64)
+# Fine steps: a batch is padded up to the next size, and padding is wasted compute.
+BUCKETS = (1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64)
 _batchers: dict[int, "DynamicBatcher"] = {}
 _batchers_lock = threading.Lock()
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, get_backbone
 from muses.vision.batching import batcher_for
-from muses.vision.decode import ImageDecodeError, decode_image
+from muses.vision.decode import ImageDecodeError
 from muses.vision.models import ImageFeature
 
 STORE_DTYPE = "float32"
@@ -55,7 +55,7 @@ def image_features_compute(
     if existing is not None:
         return existing.as_array()
     if pixels is None:
-        pixels = backbone.preprocess(decode_image(image_source(image), name=image.image_id).image)
+        pixels = backbone.pixels(image_source(image), name=image.image_id)
     vector = batcher_for(backbone).submit(pixels)
     try:
         with transaction.atomic():
@@ -132,7 +132,7 @@ def features_extract(
 
 def _decode_one(image: Image, backbone: Backbone) -> np.ndarray | None:
     try:
-        return backbone.preprocess(decode_image(image_source(image), name=image.image_id).image)
+        return backbone.pixels(image_source(image), name=image.image_id)
     except ImageDecodeError:
         return None
 

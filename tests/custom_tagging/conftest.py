@@ -49,6 +49,14 @@ class NumpyBackbone:
         means = cells.mean(axis=(2, 4)).reshape(len(batch), -1)
         return np.maximum(means @ self._projection + self._bias, 0).astype(np.float32)
 
+    def decode(self, source, *, name: str = ""):
+        from muses.vision.backbones import Backbone
+
+        return Backbone.decode(self, source, name=name)
+
+    def pixels(self, source, *, name: str = "") -> np.ndarray:
+        return self.preprocess(self.decode(source, name=name).image)
+
     def keywords(self, features: np.ndarray, *, top: int = 5):
         from muses.vision.backbones import Backbone
 

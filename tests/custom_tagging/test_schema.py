@@ -1,6 +1,13 @@
 """/api/schema/ documents every custom-tagging operation."""
 
+import threading
+import time
+
 import yaml
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIRequestFactory
+
+from muses.schema import SchemaView
 
 SEED_PATHS = [
     "/system/database/image/add",
@@ -37,3 +44,38 @@ def test_the_schema_documents_the_rest_resources_and_error_replies(api):
     assert "/api/predictions/{task_id}/csv" in paths
     responses = paths["/system/database/image/add"]["post"]["responses"]
     assert {"201", "400", "409", "413"} <= set(responses)
+
+
+def test_concurrent_first_schema_requests_are_generated_one_at_a_time(api, monkeypatch):
+    """drf-spectacular's lazy extension loading races under threads: one at a time."""
+
+    original, running, most = SchemaGenerator.get_schema, [0], [0]
+    counter = threading.Lock()
+
+    def observed(self, *args, **kwargs):
+        with counter:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with counter:
+                running[0] -= 1
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", observed)
+
+    view = SchemaView.as_view()
+
+    codes = []
+    threads = [
+        threading.Thread(
+            target=lambda: codes.append(view(APIRequestFactory().get("/api/schema/")).status_code)
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [200] * 4 and most[0] == 1

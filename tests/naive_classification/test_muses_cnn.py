@@ -65,10 +65,11 @@ def test_the_transfer_phase_runs_the_base_once_per_view_not_every_epoch(vgg, mon
     monkeypatch.setattr(muses_cnn, "extract_views", counting)
     vgg.train_model(3)
     vgg.train_model(2)
+    # validation and test: the image and its mirror image, for test-time flip averaging
     assert sorted(calls) == [
-        "Base features (test, 1 view)",
+        "Base features (test, 2 views)",
         "Base features (train, 2 views)",
-        "Base features (validation, 1 view)",
+        "Base features (validation, 2 views)",
     ]
     assert [len(phase["history"]["loss"]) for phase in vgg.history_] == [3, 2]
 

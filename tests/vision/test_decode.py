@@ -97,3 +97,25 @@ def test_it_flattens_transparency_onto_white():
 def test_it_names_a_missing_file(tmp_path):
     with pytest.raises(ImageDecodeError, match="file not found"):
         decode_image(tmp_path / "gone.jpg")
+
+
+def test_a_large_jpeg_decodes_at_reduced_scale_but_reports_its_file_size():
+    decoded = decode_image(encode_image(size=(2400, 1600)), name="big.jpg", min_side=256)
+    assert (decoded.width, decoded.height) == (2400, 1600)
+    assert 256 <= min(decoded.image.size) < 512  # 1/4 scale: 600 x 400
+
+
+def test_reduced_scale_never_goes_below_the_requested_short_side():
+    decoded = decode_image(encode_image(size=(1000, 300)), name="wide.jpg", min_side=256)
+    assert decoded.image.size == (1000, 300)  # 1/2 would give a 150 px short side
+
+
+def test_an_exif_rotated_jpeg_reports_its_upright_size_when_reduced():
+    image = PILImage.new("RGB", (1600, 800), (10, 20, 30))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    decoded = decode_image(buffer.getvalue(), name="turned.jpg", min_side=256)
+    assert (decoded.width, decoded.height) == (800, 1600)
+    assert decoded.image.size == (400, 800)
