@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/naive_quality.py [--var-dir /tmp/naive-quality] [--transfer 30]
         [--fine-tuning 6] [--layers 20] [--size 224] [--model-type efficientnet_lite0]
-        [--label-smoothing 0.1] [--no-test-time-flip]
+        [--views 4] [--label-smoothing 0.1] [--unweighted] [--no-test-time-flip]
 
 The defaults are the product's recipe (what ``muses_train_model`` does) and reproduce the
 figure in BENCHMARKS.md. Settings are chosen by the validation accuracy printed after each
@@ -33,6 +33,9 @@ def parse_args():
     parser.add_argument("--views", type=int, default=4, help="Cached views per image.")
     parser.add_argument(
         "--label-smoothing", type=float, default=None, help="Default: the product's (0.1)."
+    )
+    parser.add_argument(
+        "--unweighted", action="store_true", help="Train without the balanced class weights."
     )
     parser.add_argument(
         "--no-test-time-flip",
@@ -84,7 +87,13 @@ def main():
         **options(args),
     )
     classifier.unfreeze_layers(0)
-    timed("transfer", classifier.train_model, args.transfer, weighted=True, model_name="quality")
+    timed(
+        "transfer",
+        classifier.train_model,
+        args.transfer,
+        weighted=not args.unweighted,
+        model_name="quality",
+    )
     report(classifier, "after transfer")
     if args.fine_tuning:
         classifier.unfreeze_layers(args.layers or FINE_TUNE_LAYERS[args.model_type])
@@ -93,7 +102,7 @@ def main():
             "fine-tuning",
             classifier.train_model,
             args.fine_tuning,
-            weighted=True,
+            weighted=not args.unweighted,
             model_name="quality",
         )
         report(classifier, "after fine-tuning")

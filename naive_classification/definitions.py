@@ -5,8 +5,10 @@ Class definitions
     class to the English and Dutch words that label an item with it when they occur in its title
     or object type (whole words, case- and accent-insensitive, simple plurals are found
     automatically: list singulars, plus irregular plurals). ``class_priority`` decides between
-    classes when one record names several ("Canopic Jar with Man's Head": vessel, not statuary);
-    empty it to skip such records instead.
+    classes when one record names several ("Shawabty Jar": vessel, not shabti); empty it to
+    skip such records instead. ``subject_cues`` end the part of a field that names the object:
+    after "with", "holding", "in the form of" ... a title says what the object shows or
+    carries ("Statuette of a Woman Holding a Jar" is statuary).
 
     The defaults were picked from the object types and titles of the Egyptian CC0 collection
     (Met, Cleveland, Chicago) so that most of it gets a label, with Dutch words for the

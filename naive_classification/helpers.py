@@ -51,7 +51,8 @@ def predict_image_path_dict(
     *,
     classifier: MusesClassifier | None = None,
 ) -> OrderedDict:
-    """Class probabilities of one image, or their mean over a list of images."""
+    """Class probabilities of one image, or their mean over a list of images (each image's
+    own probabilities are the mean over it and its mirror image: ``predict_new`` does that)."""
     classifier = classifier or classifier_for(model_path)
     single = isinstance(path_or_paths, (str, os.PathLike))
     paths = [path_or_paths] if single else list(path_or_paths)

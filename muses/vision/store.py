@@ -1,6 +1,7 @@
 """The feature store: each image's pooled features computed once per backbone, and an
 in-process matrix of them for fast scoring."""
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -102,7 +103,7 @@ def features_extract(
     backbone: Backbone | None = None,
     batch_size: int = 32,
     progress: bool = False,
-    decode_workers: int = 4,
+    decode_workers: int | None = None,
 ) -> ExtractionReport:
     """Extract and store features of images that have none, as a three-stage pipeline:
     a thread pool decodes batch n+1 while one thread runs batch n through the network and
@@ -117,7 +118,9 @@ def features_extract(
         report.extracted += _store_batch(batch_images, vectors.result(), backbone)
         bar.update(len(batch_images))
 
-    with ThreadPoolExecutor(decode_workers) as pool, ThreadPoolExecutor(1) as network:
+    # One decoding thread per core: more only take turns with the network's threads.
+    workers = decode_workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool, ThreadPoolExecutor(1) as network:
         for batch_images, pixels in _decoded_batches(todo, backbone, batch_size, pool, report):
             vectors = network.submit(backbone.extract, pixels, batch_size=batch_size)
             if in_flight is not None:

@@ -13,7 +13,8 @@ RECORDS = [
     ("Met", "10.3", "Scarab of Amenhotep", "Amulet", BLUE),
     ("Cleveland", "1914.1", "Coin of Ptolemy I", "Coin", BLUE),
     ("Cleveland", "1914.2", "Fragment", "Fragment", GREEN),
-    ("Chicago", "E.1", "Bead necklace with scarab", "Jewelry", GREEN),
+    # names two classes (the scarab is not after "with", a subject cue, so it counts)
+    ("Chicago", "E.1", "Necklace of beads and scarabs", "Jewelry", GREEN),
 ]
 
 
