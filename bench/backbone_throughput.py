@@ -1,7 +1,8 @@
 """Raw backbone throughput (batch 32, tensors only) against this machine's fp32 matmul peak,
 and the EfficientNet-Lite0 variants: plain Keras loop vs MUSES' paths, all in one run.
 
-    .venv/bin/python bench/backbone_throughput.py [--backbones efficientnet_lite0,vgg19] [--seconds 20]
+    .venv/bin/python bench/backbone_throughput.py [--backbones efficientnet_lite0,vgg19]
+        [--seconds 20]
 """
 
 import argparse
@@ -112,7 +113,8 @@ def main() -> None:
             reference = out if reference is None else reference
             diff = float(np.abs(out - reference).max())
             print(
-                f"  {label:45s} {rate:7.1f} img/s  {rate * flops / peak:5.1%} of peak  max|diff| {diff:.1e}"
+                f"  {label:45s} {rate:7.1f} img/s  {rate * flops / peak:5.1%} of peak  "
+                f"max|diff| {diff:.1e}"
             )
 
 

@@ -77,7 +77,8 @@ def main() -> None:
             done = int(
                 django_query(
                     env,
-                    "from muses.vision.models import ImageFeature; print(ImageFeature.objects.count())",
+                    "from muses.vision.models import ImageFeature;"
+                    "print(ImageFeature.objects.count())",
                 )
             )
         seconds = time.perf_counter() - start

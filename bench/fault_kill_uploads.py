@@ -98,8 +98,10 @@ def main() -> None:
         "from pathlib import Path; from django.conf import settings;"
         "from muses.collection.models import Image;"
         "rows = list(Image.objects.values_list('image_id', 'file'));"
-        "files = {p.relative_to(settings.MEDIA_ROOT).as_posix() for p in Path(settings.MEDIA_ROOT, 'images').rglob('*') if p.is_file()};"
-        "print(len(rows), sum(1 for _, f in rows if f not in files), len(files - {f for _, f in rows}))"
+        "files = {p.relative_to(settings.MEDIA_ROOT).as_posix()"
+        " for p in Path(settings.MEDIA_ROOT, 'images').rglob('*') if p.is_file()};"
+        "print(len(rows), sum(1 for _, f in rows if f not in files),"
+        " len(files - {f for _, f in rows}))"
     )
     rows, rows_without_file, files_without_row = manage(env, "shell", "-c", check).split()
     stored = set(
@@ -107,16 +109,19 @@ def main() -> None:
             env,
             "shell",
             "-c",
-            "from muses.collection.models import Image; print(','.join(Image.objects.values_list('image_id', flat=True)))",
+            "from muses.collection.models import Image;"
+            "print(','.join(Image.objects.values_list('image_id', flat=True)))",
         ).split(",")
     )
     lost = [i for i in acked if i not in stored]
     print(
-        f"killed after {args.after:.0f} s of uploads by {args.clients} clients; acknowledged {len(acked)}; "
+        f"killed after {args.after:.0f} s of uploads by {args.clients} clients; "
+        f"acknowledged {len(acked)}; "
         f"rows {rows}; acknowledged but missing {len(lost)}"
     )
     print(
-        f"rows without a file: {rows_without_file}; files without a row before GC: {files_without_row}"
+        f"rows without a file: {rows_without_file}; "
+        f"files without a row before GC: {files_without_row}"
     )
     print("muses_media_gc:", manage(env, "muses_media_gc", "--min-age", "0"))
 

@@ -35,7 +35,8 @@ def restart_postgres() -> None:
 def counts(env: dict) -> str:
     code = (
         "from muses.collection.models import Item, Image; from django.db.models import Count;"
-        "dup = Image.objects.values('item', 'sha256').annotate(n=Count('id')).filter(n__gt=1).count();"
+        "dup = Image.objects.values('item', 'sha256').annotate(n=Count('id'))"
+        ".filter(n__gt=1).count();"
         "print(Item.objects.count(), Image.objects.count(), dup)"
     )
     return (
@@ -79,9 +80,7 @@ def main() -> None:
     restart_postgres()
     out, err = first.communicate()
     Path("/tmp/fault-first-run.log").write_text(err)
-    print(
-        f"first run exit code {first.returncode}: {err.strip().splitlines()[-3:]}"
-    )
+    print(f"first run exit code {first.returncode}: {err.strip().splitlines()[-3:]}")
     for _ in range(30):  # wait for the server to accept connections again
         if subprocess.run(["pg_isready", "-h", "127.0.0.1"], capture_output=True).returncode == 0:
             break

@@ -64,8 +64,12 @@ def tiny_backbone_builder(weights, input_size):
         return np.asarray(image.convert("RGB").resize((16, 16)), dtype=np.float32) / 127.5 - 1
 
     return Backbone(
-        name="tiny", input_size=16, feature_dim=8, weights_digest="tiny-seed0",
-        model=model, preprocess_fn=preprocess,
+        name="tiny",
+        input_size=16,
+        feature_dim=8,
+        weights_digest="tiny-seed0",
+        model=model,
+        preprocess_fn=preprocess,
     )
 
 

@@ -13,7 +13,8 @@ from muses.settings import *  # noqa: E402,F403
 
 # Real weights are converted once per machine, not once per test run.
 MUSES_WEIGHTS_DIR = env_path(  # noqa: F405
-    "MUSES_TEST_WEIGHTS_DIR", BASE_DIR / "var" / "weights"  # noqa: F405
+    "MUSES_TEST_WEIGHTS_DIR",
+    BASE_DIR / "var" / "weights",  # noqa: F405
 )
 MUSES_MODEL_DIR = MUSES_VAR_DIR / "models"  # noqa: F405
 MUSES_PLOT_DIR = MUSES_VAR_DIR / "plots"  # noqa: F405

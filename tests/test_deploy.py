@@ -20,26 +20,41 @@ def test_the_production_profile_passes_djangos_deploy_checks(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "muses.settings", "MUSES_VAR_DIR": str(tmp_path),
-           "MUSES_LOCAL": "0", "SECRET_KEY": ""}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "muses.settings",
+        "MUSES_VAR_DIR": str(tmp_path),
+        "MUSES_LOCAL": "0",
+        "SECRET_KEY": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
 
 def test_s3_media_without_a_bucket_stop_start_up_naming_the_variable(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "muses.settings", "MUSES_VAR_DIR": str(tmp_path),
-           "MUSES_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": ""}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "muses.settings",
+        "MUSES_VAR_DIR": str(tmp_path),
+        "MUSES_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "AWS_STORAGE_BUCKET_NAME" in result.stderr

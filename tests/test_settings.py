@@ -33,7 +33,12 @@ def storage_env(monkeypatch):
 def test_it_reads_a_postgres_url_into_django_settings():
     db = parse_database_url("postgres://muses:s%40cret@db.example:6543/collection?sslmode=require")
     assert db["ENGINE"] == "django.db.backends.postgresql"
-    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == ("muses", "s@cret", "db.example", "6543")
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "muses",
+        "s@cret",
+        "db.example",
+        "6543",
+    )
     assert db["NAME"] == "collection"
     assert db["OPTIONS"] == {"sslmode": "require"}
 
@@ -42,7 +47,9 @@ def test_it_reads_an_absolute_sqlite_path():
     assert parse_database_url("sqlite:////srv/muses/db.sqlite3")["NAME"] == "/srv/muses/db.sqlite3"
 
 
-@pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host:notaport/db", "postgres://host/", "sqlite://"])
+@pytest.mark.parametrize(
+    "url", ["mysql://x/y", "postgres://host:notaport/db", "postgres://host/", "sqlite://"]
+)
 def test_it_rejects_a_database_url_it_cannot_use(url):
     with pytest.raises(ImproperlyConfigured):
         parse_database_url(url)

@@ -15,7 +15,9 @@ def curator_client(client, django_user_model):
 
 @pytest.fixture
 def vase(make_image):
-    item = Item.objects.create(museum="Met", object_number="10.1", title="Jar with lid", object_type="Vessel")
+    item = Item.objects.create(
+        museum="Met", object_number="10.1", title="Jar with lid", object_type="Vessel"
+    )
     image = make_image(image_id="jar-1", item=item)
     return item, image
 
@@ -29,9 +31,13 @@ def test_the_image_list_shows_thumbnails_and_titles(curator_client, vase):
 
 
 def test_the_image_list_filters_by_museum_and_object_type(curator_client, vase, make_image):
-    other = Item.objects.create(museum="Cleveland", object_number="1", title="Coin", object_type="Coin")
+    other = Item.objects.create(
+        museum="Cleveland", object_number="1", title="Coin", object_type="Coin"
+    )
     make_image(image_id="coin-1", item=other)
-    page = curator_client.get(reverse("admin:collection_image_changelist"), {"item__object_type": "Coin"})
+    page = curator_client.get(
+        reverse("admin:collection_image_changelist"), {"item__object_type": "Coin"}
+    )
     html = page.content.decode()
     assert "coin-1" in html and "jar-1" not in html
 

@@ -68,15 +68,18 @@ def test_it_reports_each_kind_of_bad_row_with_its_line_and_imports_the_rest(tmp_
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.jpg").write_text("not a picture")
     (tmp_path / "cut.jpg").write_bytes(encode_image(size=(300, 300))[:500])
-    path = write_csv(tmp_path / "c.csv", [
-        ["good.jpg", "M", "1", "Good vase", "Vessel"],
-        ["", "M", "", "", "Vessel"],
-        ["missing.jpg", "M", "3", "Lost", "Vessel"],
-        ["empty.jpg", "M", "4", "Empty", "Vessel"],
-        ["text.jpg", "M", "5", "Text", "Vessel"],
-        ["cut.jpg", "M", "6", "Cut", "Vessel"],
-        ["../../etc/passwd", "M", "7", "Escape", "Vessel"],
-    ])
+    path = write_csv(
+        tmp_path / "c.csv",
+        [
+            ["good.jpg", "M", "1", "Good vase", "Vessel"],
+            ["", "M", "", "", "Vessel"],
+            ["missing.jpg", "M", "3", "Lost", "Vessel"],
+            ["empty.jpg", "M", "4", "Empty", "Vessel"],
+            ["text.jpg", "M", "5", "Text", "Vessel"],
+            ["cut.jpg", "M", "6", "Cut", "Vessel"],
+            ["../../etc/passwd", "M", "7", "Escape", "Vessel"],
+        ],
+    )
     out, err = run_import(path)
     assert "1 items created" in out and "6 rows skipped" in out
     assert "c.csv:3: skipped: no title and no object number" in err
@@ -106,7 +109,16 @@ def test_it_imports_the_dutch_rijksmuseum_catalogue_without_images(sample_dir):
 def test_it_keeps_dutch_text_and_date_ranges_intact(tmp_path):
     path = write_csv(
         tmp_path / "rijks-nl.csv",
-        [["Rijksmuseum", "RP-F-1", "Gezicht op de Surinamerivier, één foto", "foto", "1890", "1899"]],
+        [
+            [
+                "Rijksmuseum",
+                "RP-F-1",
+                "Gezicht op de Surinamerivier, één foto",
+                "foto",
+                "1890",
+                "1899",
+            ]
+        ],
         header=("museum", "object_number", "title", "objectnaam", "date_start", "date_end"),
     )
     run_import(path)
@@ -137,7 +149,9 @@ def test_the_same_image_bytes_are_stored_once(tmp_path):
     data = encode_image()
     (tmp_path / "a.jpg").write_bytes(data)
     (tmp_path / "b.jpg").write_bytes(data)
-    path = write_csv(tmp_path / "c.csv", [["a.jpg", "M", "1", "One", "x"], ["b.jpg", "M", "2", "Two", "x"]])
+    path = write_csv(
+        tmp_path / "c.csv", [["a.jpg", "M", "1", "One", "x"], ["b.jpg", "M", "2", "Two", "x"]]
+    )
     run_import(path)
     files = {image.file.name for image in Image.objects.all()}
     assert Image.objects.count() == 2 and len(files) == 1

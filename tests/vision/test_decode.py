@@ -12,7 +12,12 @@ from tests.conftest import encode_image
 
 def test_it_decodes_a_jpeg_to_rgb():
     decoded = decode_image(encode_image(size=(40, 30)), name="a.jpg")
-    assert (decoded.format, decoded.width, decoded.height, decoded.image.mode) == ("JPEG", 40, 30, "RGB")
+    assert (decoded.format, decoded.width, decoded.height, decoded.image.mode) == (
+        "JPEG",
+        40,
+        30,
+        "RGB",
+    )
 
 
 def test_it_rejects_a_zero_byte_file_naming_it():
@@ -33,11 +38,19 @@ def test_it_rejects_a_truncated_jpeg():
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG file that claims enormous dimensions (a decompression bomb)."""
+
     def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_it_refuses_a_30000_by_30000_png_bomb_without_decoding_it():

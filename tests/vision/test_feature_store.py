@@ -52,7 +52,7 @@ def test_a_single_image_is_computed_once_and_then_read_back(tiny_backbone, make_
 
 
 def test_the_matrix_picks_up_new_rows_and_forgets_deleted_images(tiny_backbone, make_image):
-    a, b = make_image(image_id="a"), make_image(image_id="b", color=(0, 0, 255))
+    a, _b = make_image(image_id="a"), make_image(image_id="b", color=(0, 0, 255))
     features_extract(backbone=tiny_backbone)
     matrix = feature_matrix("tiny")
     assert matrix.snapshot()[1] == ["a", "b"]
