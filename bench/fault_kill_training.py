@@ -31,6 +31,9 @@ import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.fault_kill_uploads import manage  # noqa: E402
+
 SAMPLE_CSV = ROOT / "sample" / "egyptian-cc0" / "collection.csv"
 FULL_CSV = ROOT.parent / "shared" / "data" / "egyptian-cc0" / "collection.csv"
 DB_NAME = "muses_bench_fault_train"
@@ -64,18 +67,6 @@ T0 = time.time()
 
 def say(text: str) -> None:
     print(f"[{time.time() - T0:5.0f} s] {text}", flush=True)
-
-
-def manage(env: dict, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
 
 def psql(sql: str) -> None:
