@@ -45,9 +45,7 @@ def _feature_fields(image: Image, backbone: Backbone, vector: np.ndarray) -> dic
     }
 
 
-def image_features_compute(
-    *, image: Image, backbone: Backbone | None = None, pixels: np.ndarray | None = None
-) -> np.ndarray:
+def image_features_compute(*, image: Image, backbone: Backbone | None = None) -> np.ndarray:
     """The stored vector of one image, computing and storing it when missing.
 
     Concurrent callers are gathered into one forward pass by the dynamic batcher."""
@@ -55,8 +53,7 @@ def image_features_compute(
     existing = ImageFeature.objects.filter(image=image, backbone=backbone.name).first()
     if existing is not None:
         return existing.as_array()
-    if pixels is None:
-        pixels = backbone.pixels(image_source(image), name=image.image_id)
+    pixels = backbone.pixels(image_source(image), name=image.image_id)
     vector = batcher_for(backbone).submit(pixels)
     try:
         with transaction.atomic():
@@ -69,11 +66,6 @@ def image_features_compute(
 def image_features_store(image: Image, backbone: Backbone, vector: np.ndarray) -> ImageFeature:
     """Store the vector of an image that has none yet (a new upload): no look-up first."""
     return ImageFeature.objects.create(**_feature_fields(image, backbone, vector))
-
-
-def pixels_for_upload(image, backbone: Backbone | None = None) -> np.ndarray:
-    """Preprocessed pixels of a decoded PIL image (for predictions on uploads)."""
-    return (backbone or get_backbone()).preprocess(image)
 
 
 def extraction_announced(backbone: Backbone | None = None):
