@@ -286,13 +286,14 @@ def sustained_adds(
 
 
 def raw_batch_rate(seconds: float = 15) -> tuple[float, float]:
-    """Tensor-only throughput of the configured backbone at batch 32, in a subprocess so the
+    """Tensor-only throughput of the configured backbone at batch 32, with as many forward
+    passes at once as the server runs (MUSES_NETWORK_STREAMS), in a subprocess so the
     server does not compete with it."""
     code = (
         "import sys; sys.path.insert(0, '.'); import bench.bulk_extraction as b, django, os;"
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'muses.settings'); django.setup();"
-        "from muses.vision.backbones import get_backbone;"
-        f"print(*b.raw_rate(get_backbone(), 32, {seconds}))"
+        "from muses.vision.backbones import get_backbone; from django.conf import settings;"
+        f"print(*b.raw_rate(get_backbone(), 32, {seconds}, settings.MUSES_NETWORK_STREAMS))"
     )
     env = {**os.environ, "MUSES_WEIGHTS_DIR": str(ROOT / "var" / "weights")}
     out = subprocess.run(

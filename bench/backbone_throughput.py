@@ -23,7 +23,9 @@ django.setup()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from bench.bulk_extraction import raw_rate  # noqa: E402
 from muses.vision.backbones import get_backbone  # noqa: E402
 
 BATCH = 32
@@ -116,6 +118,10 @@ def main() -> None:
                 f"  {label:45s} {rate:7.1f} img/s  {rate * flops / peak:5.1%} of peak  "
                 f"max|diff| {diff:.1e}"
             )
+        streams = settings.MUSES_NETWORK_STREAMS
+        rate, _cpu_ms = raw_rate(backbone, BATCH, args.seconds, streams=streams)
+        label = f"MUSES extract, {streams} batches at once"
+        print(f"  {label:45s} {rate:7.1f} img/s  {rate * flops / peak:5.1%} of peak")
 
 
 if __name__ == "__main__":

@@ -114,6 +114,9 @@ MUSES_DOWNLOAD_TIMEOUT = env_float("MUSES_DOWNLOAD_TIMEOUT", 5.0)
 # Dynamic batching of concurrent web requests into one forward pass.
 MUSES_BATCH_MAX = env_int("MUSES_BATCH_MAX", 32)
 MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
+# Forward passes a process runs at once (web batches and bulk extraction). One pass of a
+# small network leaves cores idle between its ops; two overlapping passes keep them busy.
+MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
 MUSES_CONFIG = {

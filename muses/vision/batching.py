@@ -1,10 +1,12 @@
 """Dynamic batching: concurrent single-image requests share one forward pass.
 
-A request thread submits its preprocessed pixels and waits; one worker thread per
-backbone runs everything queued (up to MUSES_BATCH_MAX) through the network together.
-A lone request runs at once: the worker waits (at most MUSES_BATCH_WAIT_MS) only while
-other requests have announced themselves but not yet arrived. Under load, requests
-pile up while a batch runs, so the next batch is full without any waiting.
+A request thread submits its preprocessed pixels and waits; worker threads (one per
+network stream, MUSES_NETWORK_STREAMS) run everything queued (up to MUSES_BATCH_MAX)
+through the network together. A lone request runs at once: a worker waits (at most
+MUSES_BATCH_WAIT_MS) only while other requests have announced themselves but not yet
+arrived. Under load, requests pile up while a batch runs; a second stream starts its batch
+alongside once it holds half a full batch (smaller overlapping batches cost more than they
+save), otherwise when the running batch ends.
 """
 
 import queue
@@ -17,20 +19,26 @@ from django.conf import settings
 
 # Fine steps: a batch is padded up to the next size, and padding is wasted compute.
 BUCKETS = (1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64)
+BUSY_POLL_S = 0.002
 _batchers: dict[int, "DynamicBatcher"] = {}
 _batchers_lock = threading.Lock()
 
 
 class DynamicBatcher:
-    def __init__(self, backbone, *, max_batch: int, wait_ms: float):
+    def __init__(self, backbone, *, max_batch: int, wait_ms: float, streams: int = 1):
         self.backbone = backbone
         self.max_batch = max_batch
         self.wait_s = wait_ms / 1000.0
         self._queue: queue.Queue[tuple[np.ndarray, Future]] = queue.Queue()
         self._announced = 0  # requests between announce() and their result
+        self._running = 0  # batches in the network now
         self._count_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="muses-batcher", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"muses-batcher-{i}", daemon=True)
+            for i in range(max(1, streams))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, pixels: np.ndarray) -> np.ndarray:
         """Features of one preprocessed image; blocks until its batch has run."""
@@ -45,15 +53,24 @@ class DynamicBatcher:
     def _run(self) -> None:
         while True:
             batch = self._collect()
-            pixels = np.stack([p for p, _ in batch])
+            with self._count_lock:
+                self._running += 1
             try:
-                vectors = self.backbone.extract(pixels, batch_size=_bucket(len(batch)))
-            except Exception as exc:  # hand the failure to every waiting request
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
-            for (_, future), vector in zip(batch, vectors):
-                future.set_result(vector)
+                self._forward(batch)
+            finally:
+                with self._count_lock:
+                    self._running -= 1
+
+    def _forward(self, batch: list[tuple[np.ndarray, Future]]) -> None:
+        pixels = np.stack([p for p, _ in batch])
+        try:
+            vectors = self.backbone.extract(pixels, batch_size=_bucket(len(batch)))
+        except Exception as exc:  # hand the failure to every waiting request
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), vector in zip(batch, vectors):
+            future.set_result(vector)
 
     def _collect(self) -> list[tuple[np.ndarray, Future]]:
         batch = [self._queue.get()]
@@ -64,6 +81,13 @@ class DynamicBatcher:
                 continue
             except queue.Empty:
                 pass
+            if self._running and len(batch) < self.max_batch // 2:
+                # Another stream is busy: gather until this batch is worth running alongside.
+                try:
+                    batch.append(self._queue.get(timeout=BUSY_POLL_S))
+                except queue.Empty:
+                    pass
+                continue
             remaining = deadline - time.monotonic()
             if self._announced <= len(batch) or remaining <= 0:
                 break
@@ -105,6 +129,7 @@ def batcher_for(backbone) -> DynamicBatcher:
                 backbone,
                 max_batch=settings.MUSES_BATCH_MAX,
                 wait_ms=settings.MUSES_BATCH_WAIT_MS,
+                streams=settings.MUSES_NETWORK_STREAMS,
             )
         return _batchers[key]
 

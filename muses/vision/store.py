@@ -3,6 +3,7 @@ in-process matrix of them for fast scoring."""
 
 import os
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -96,30 +97,34 @@ def features_extract(
     batch_size: int = 32,
     progress: bool = False,
     decode_workers: int | None = None,
+    streams: int | None = None,
 ) -> ExtractionReport:
     """Extract and store features of images that have none, as a three-stage pipeline:
-    a thread pool decodes batch n+1 while one thread runs batch n through the network and
-    this thread writes batch n-1's rows (database work stays on the caller's connection)."""
+    a thread pool decodes the next batch while `streams` batches run through the network
+    at once and this thread writes the oldest finished batch's rows (database work stays on
+    the caller's connection)."""
     backbone = backbone or get_backbone()
+    streams = max(1, streams or settings.MUSES_NETWORK_STREAMS)
     todo = list(images if images is not None else images_missing_features(backbone.name))
     report = ExtractionReport()
     bar = tqdm(total=len(todo), unit="img", disable=not progress, desc=f"features {backbone.name}")
-    in_flight = None  # (images, future vectors) of the batch in the network
+    in_flight: deque = deque()  # (images, future vectors) of the batches in the network
 
-    def store(batch_images, vectors) -> None:
+    def store_oldest() -> None:
+        batch_images, vectors = in_flight.popleft()
         report.extracted += _store_batch(batch_images, vectors.result(), backbone)
         bar.update(len(batch_images))
 
     # One decoding thread per core: more only take turns with the network's threads.
     workers = decode_workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as pool, ThreadPoolExecutor(1) as network:
+    with ThreadPoolExecutor(workers) as pool, ThreadPoolExecutor(streams) as network:
         for batch_images, pixels in _decoded_batches(todo, backbone, batch_size, pool, report):
             vectors = network.submit(backbone.extract, pixels, batch_size=batch_size)
-            if in_flight is not None:
-                store(*in_flight)
-            in_flight = (batch_images, vectors)
-        if in_flight is not None:
-            store(*in_flight)
+            in_flight.append((batch_images, vectors))
+            if len(in_flight) > streams:
+                store_oldest()
+        while in_flight:
+            store_oldest()
     bar.close()
     report.skipped = len(todo) - report.extracted - report.failed
     return report

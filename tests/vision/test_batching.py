@@ -58,3 +58,55 @@ def test_a_failing_forward_pass_reaches_every_waiting_request():
         assert "out of memory" in str(exc)
     else:
         raise AssertionError("the error was swallowed")
+
+
+class ConcurrencyRecorder(RecordingBackbone):
+    """Also records how many forward passes ran at the same time, at most."""
+
+    def __init__(self, seconds_per_batch):
+        super().__init__(seconds_per_batch)
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+
+    def extract(self, pixels, *, batch_size):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().extract(pixels, batch_size=batch_size)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def fire(batcher, count):
+    results = {}
+
+    def request(i):
+        results[i] = float(batcher.submit(np.full((1,), i, np.float32))[0])
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_streams_run_two_half_full_batches_side_by_side():
+    backbone = ConcurrencyRecorder(seconds_per_batch=0.2)
+    batcher = DynamicBatcher(backbone, max_batch=8, wait_ms=1, streams=2)
+    assert fire(batcher, 24) == {i: 2.0 * i for i in range(24)}
+    assert backbone.most == 2
+    assert max(backbone.batches) <= 8
+
+
+def test_a_second_stream_does_not_start_a_tiny_batch_beside_a_running_one():
+    backbone = ConcurrencyRecorder(seconds_per_batch=0.2)
+    batcher = DynamicBatcher(backbone, max_batch=16, wait_ms=1, streams=2)
+    first = threading.Thread(target=fire, args=(batcher, 1))
+    first.start()
+    time.sleep(0.05)  # the first request's batch is running now
+    assert fire(batcher, 3) == {0: 0.0, 1: 2.0, 2: 4.0}
+    first.join()
+    assert backbone.most == 1 and sum(backbone.batches) == 4

@@ -20,6 +20,23 @@ def test_extraction_stores_one_vector_per_image(tiny_backbone, make_image):
     assert vector.shape == (8,) and vector.dtype == np.float32
 
 
+@pytest.mark.parametrize("streams", [1, 2, 3])
+def test_extraction_with_overlapping_forward_passes_stores_each_image_once_with_its_own_vector(
+    tiny_backbone, make_image, streams
+):
+    images = [make_image(color=(i * 20, 255 - i * 20, 0)) for i in range(11)]
+    report = features_extract(backbone=tiny_backbone, batch_size=2, streams=streams)
+    assert report.extracted == 11 and ImageFeature.objects.count() == 11
+    alone = features_extract(images=[], backbone=tiny_backbone)  # nothing left to do
+    assert alone.extracted == 0
+    from muses.vision.store import image_source
+
+    for image in images:
+        pixels = tiny_backbone.pixels(image_source(image))
+        direct = np.asarray(tiny_backbone.model(pixels[None].astype(np.float32)))[0]
+        np.testing.assert_allclose(image.features.get().as_array(), direct, rtol=1e-5, atol=1e-5)
+
+
 def test_extraction_matches_a_direct_forward_pass(tiny_backbone, make_image):
     from muses.vision.decode import decode_image
     from muses.vision.store import image_source
