@@ -141,9 +141,12 @@ REST_FRAMEWORK = {
         else "rest_framework.permissions.IsAuthenticated"
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Unset: no throttling. DRF keeps one timestamp per request in the window and re-pickles
+    # them all on every request, so a huge "unlimited" rate (100000/hour) grew to ~7 ms per
+    # request under sustained load; set real limits (e.g. 600/hour) in production.
     "DEFAULT_THROTTLE_RATES": {
-        "uploads": env_str("MUSES_THROTTLE_UPLOADS", "100000/hour"),
-        "predictions": env_str("MUSES_THROTTLE_PREDICTIONS", "100000/hour"),
+        "uploads": env_str("MUSES_THROTTLE_UPLOADS", "") or None,
+        "predictions": env_str("MUSES_THROTTLE_PREDICTIONS", "") or None,
     },
 }
 SPECTACULAR_SETTINGS = {
