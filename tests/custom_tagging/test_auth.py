@@ -50,9 +50,7 @@ def test_uploads_are_throttled_with_the_uploads_scope(api, upload, settings):
     assert "throttled" in second.json()["detail"]
 
 
-def test_without_a_configured_rate_uploads_are_not_throttled_and_leave_no_history(
-    api, upload
-):
+def test_without_a_configured_rate_uploads_are_not_throttled_and_leave_no_history(api, upload):
     from django.core.cache import cache
     from rest_framework.throttling import ScopedRateThrottle
 
