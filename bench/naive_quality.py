@@ -62,11 +62,14 @@ def options(args) -> dict:
     return chosen
 
 
-def report(classifier, phase):
-    """Validation accuracy (what settings are chosen by), then the test split's table."""
-    validation = classifier.evaluate("validation")
-    print(f"{phase}: validation accuracy {validation.accuracy:.3f}", flush=True)
-    print(f"{phase} (test split):\n" + classifier.evaluation_.table(), flush=True)
+def train_phase(classifier, phase: str, epochs: int, args) -> float:
+    """Train one phase, then print the validation accuracy (what settings are chosen by)
+    and the test split's table; returns the validation accuracy."""
+    timed(phase, classifier.train_model, epochs, weighted=not args.unweighted, model_name="quality")
+    validation = classifier.evaluate("validation").accuracy
+    print(f"after {phase}: validation accuracy {validation:.3f}", flush=True)
+    print(f"after {phase} (test split):\n" + classifier.evaluation_.table(), flush=True)
+    return validation
 
 
 def main():
@@ -87,29 +90,14 @@ def main():
         **options(args),
     )
     classifier.unfreeze_layers(0)
-    timed(
-        "transfer",
-        classifier.train_model,
-        args.transfer,
-        weighted=not args.unweighted,
-        model_name="quality",
-    )
-    report(classifier, "after transfer")
+    validation = train_phase(classifier, "transfer", args.transfer, args)
     if args.fine_tuning:
         classifier.unfreeze_layers(args.layers or FINE_TUNE_LAYERS[args.model_type])
         classifier.set_optimizer(lr=args.lr, decay=0)
-        timed(
-            "fine-tuning",
-            classifier.train_model,
-            args.fine_tuning,
-            weighted=not args.unweighted,
-            model_name="quality",
-        )
-        report(classifier, "after fine-tuning")
+        validation = train_phase(classifier, "fine-tuning", args.fine_tuning, args)
     path = classifier.save_model("quality")
     print(f"plot: {classifier.plot_performance()}")
     print(f"saved {path}")
-    validation = classifier.evaluate("validation").accuracy
     print(
         json.dumps(
             {"validation_accuracy": validation, "test_accuracy": classifier.evaluation_.accuracy}

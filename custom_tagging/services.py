@@ -43,7 +43,7 @@ from muses.collection import services as collection
 from muses.collection.media import local_path
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
-from muses.vision.decode import ImageDecodeError
+from muses.vision.decode import DecodedImage, ImageDecodeError
 from muses.vision.models import ImageFeature
 from muses.vision.store import (
     extraction_announced,
@@ -87,13 +87,19 @@ def backbone_get() -> Backbone:
 
 def upload_features(*, data: bytes, name: str = "") -> tuple[np.ndarray, Backbone]:
     """Decode an upload and run it through the backbone (batched with concurrent calls)."""
+    _, vector, backbone = _decoded_upload(data, name)
+    return vector, backbone
+
+
+def _decoded_upload(data: bytes, name: str) -> tuple[DecodedImage, np.ndarray, Backbone]:
+    """(decoded image, its features, the backbone) of an upload; 400 if it is no image."""
     backbone = backbone_get()
     with extraction_announced(backbone):
         try:
             decoded = backbone.decode(data, name=name or "upload")
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
-        return features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
+        return decoded, features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
 
 
 def stored_features(*, image: Image) -> np.ndarray:
@@ -121,13 +127,7 @@ def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Im
     """Store an upload and its features in one transaction, or nothing at all."""
     if image_id is not None:
         _validate_image_id(image_id)
-    backbone = backbone_get()
-    with extraction_announced(backbone):
-        try:
-            decoded = backbone.decode(data, name=name or "upload")
-        except ImageDecodeError as exc:
-            raise errors.InvalidImage(str(exc))
-        vector = features_of_pixels(backbone.preprocess(decoded.image), backbone)
+    decoded, vector, backbone = _decoded_upload(data, name)
     try:
         return collection.image_store(
             data=data,
