@@ -311,10 +311,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=25)
     parser.add_argument("--adds-only", action="store_true")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Set for the server only (the raw rate keeps the defaults), e.g. "
+        "TF_NUM_INTRAOP_THREADS=1.",
+    )
     args = parser.parse_args()
     raw, raw_cpu_ms = raw_batch_rate() if args.adds_only else (None, None)
     port = free_port()
-    processes = start_server(server_env(args.database), port, args.workers, args.threads)
+    env = {**server_env(args.database), **dict(kv.split("=", 1) for kv in args.server_env)}
+    processes = start_server(env, port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
     try:
         if args.adds_only:
