@@ -93,15 +93,16 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> list[subpr
     raise SystemExit("gunicorn did not start")
 
 
+def process_cpu_seconds(pid: int | str) -> float:
+    """User + system CPU seconds of one process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def server_cpu_seconds(master: int) -> float:
-    """User + system CPU seconds of gunicorn's workers so far (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of gunicorn's workers so far."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    total = 0
-    for pid in children:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+    return sum(process_cpu_seconds(pid) for pid in children)
 
 
 def stop(processes: list[subprocess.Popen]) -> None:

@@ -19,13 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_load import multipart, sample_images, server_env  # noqa: E402
-
-
-def backend_cpu_ms(pid: int) -> float:
-    """User + system CPU of one PostgreSQL backend so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1e3 / os.sysconf("SC_CLK_TCK")
+from bench.api_load import multipart, process_cpu_seconds, sample_images, server_env  # noqa: E402
+from bench.bulk_extraction import decode_cpu_ms, raw_rate  # noqa: E402
 
 
 def wsgi_add(app, body: bytes, content_type: str, image_id: str) -> None:
@@ -66,7 +61,6 @@ def main() -> None:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
-    from bench.bulk_extraction import raw_rate
     from muses.vision import batching
     from muses.vision.backbones import get_backbone
 
@@ -86,16 +80,13 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             pg_pid = cursor.fetchone()[0]
-    pg_before = backend_cpu_ms(pg_pid) if pg_pid else 0.0
+    pg_before = process_cpu_seconds(pg_pid) if pg_pid else 0.0
     start = time.process_time()
     for i in range(args.adds):
         wsgi_add(app, *bodies[i % len(bodies)], f"add-{i}")
     request_ms = (time.process_time() - start) * 1e3 / args.adds
-    database_ms = (backend_cpu_ms(pg_pid) - pg_before) / args.adds if pg_pid else 0.0
-    start = time.process_time()
-    for data in images * 4:
-        backbone.pixels(data)
-    decode_ms = (time.process_time() - start) * 1e3 / (len(images) * 4)
+    database_ms = (process_cpu_seconds(pg_pid) - pg_before) * 1e3 / args.adds if pg_pid else 0
+    decode_ms = decode_cpu_ms(backbone, images * 4)
     ceiling = network_ms / (network_ms + request_ms + database_ms)
     cores = raw * network_ms / 1e3
     print(f"backbone {backbone.name}, {connection.vendor}, {streams} passes at once")
