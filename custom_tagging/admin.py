@@ -2,8 +2,8 @@
 training it and watching the job, rolling back, labelling the images the model is least sure
 of; and, for the image list, a filter and bulk actions by tag.
 
-Every write goes through :mod:`custom_tagging.services` except the bulk assignment of many
-images at once, which has no service yet (``assignments_set_many`` below).
+Every write goes through :mod:`custom_tagging.services`, the bulk labelling of many images at
+once included (``assignments_set_many``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from custom_tagging.models import (
     TagVersion,
     TrainingJob,
 )
-from muses.admin_site import action_form, action_form_page
+from muses.admin_site import action_form, action_form_page, image_admin_extend
 from muses.collection.models import Image
 from muses.vision.models import ImageFeature
 from muses.vision.store import feature_matrix
@@ -167,6 +167,24 @@ class TagAssignmentFilter(admin.SimpleListFilter):
         return queryset.filter(tag_assignments__tag_id=int(tag_pk), tag_assignments__label=label)
 
 
+LABEL_SIGNS = {Assignment.Label.POSITIVE: "+", Assignment.Label.NEGATIVE: "−"}
+
+
+@admin.display(description="tags", empty_value="")
+def tag_labels(image: Image) -> str:
+    return format_html_join(
+        " ",
+        '<span class="muses-label muses-label-{}">{} {}</span>',
+        ((a.label, a.tag.name, LABEL_SIGNS[a.label]) for a in image.tag_assignments.all()),
+    )
+
+
+def with_tag_assignments(queryset):
+    """One query for the labels of a whole page of images."""
+    assignments = Assignment.objects.select_related("tag").order_by("tag__name")
+    return queryset.prefetch_related(Prefetch("tag_assignments", queryset=assignments))
+
+
 # --- scores of one image -------------------------------------------------------------
 
 
@@ -208,6 +226,20 @@ def image_tag_table(image: Image) -> str:
         body,
         note,
     )
+
+
+@admin.display(description="score per custom tag")
+def tag_scores(image: Image) -> str:
+    return image_tag_table(image)
+
+
+image_admin_extend(
+    columns=[("predicted", tag_labels)],
+    filters=[("curator_class", TagAssignmentFilter)],
+    actions=TAG_ACTIONS,
+    panels=[("Custom tags", (tag_scores,))],
+    queryset=with_tag_assignments,
+)
 
 
 def _score(score) -> str:

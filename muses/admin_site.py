@@ -1,12 +1,15 @@
 """What the MUSES admin modules share: pages that belong to no model (added to the default
-admin site, so they get its login, URLs, index and sidebar) and intermediate pages of actions.
+admin site, so they get its login, URLs, index and sidebar), intermediate pages of actions, and
+what the apps above ``muses.collection`` add to its image admin (columns, filters, actions,
+panels), registered from their own admin modules so that the collection never imports them.
 
 The project keeps ``django.contrib.admin``'s default site; ``admin_page_register`` extends that
 one instance instead of asking settings for a custom AdminSite class.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -132,3 +135,72 @@ def action_form_page(
         "changelist_url": request.get_full_path(),
     }
     return TemplateResponse(request, "admin/muses/action_form.html", context)
+
+
+# --- what upper apps add to the image admin ---------------------------------------------
+
+Placed = tuple[str, Any]  # (the base entry it follows, the entry)
+
+
+@dataclass
+class ImageAdminExtensions:
+    columns: list[Placed] = field(default_factory=list)
+    filters: list[Placed] = field(default_factory=list)
+    actions: list[Callable] = field(default_factory=list)
+    # (fieldset title, readonly callables): merged into a base fieldset of that title, or new.
+    panels: list[tuple[str, tuple[Callable, ...]]] = field(default_factory=list)
+    querysets: list[Callable] = field(default_factory=list)
+    # form field name -> factory(current=<stored value>) -> forms.Field
+    form_fields: dict[str, Callable[..., forms.Field]] = field(default_factory=dict)
+
+
+image_admin = ImageAdminExtensions()
+
+
+def image_admin_extend(
+    *,
+    columns: Iterable[Placed] = (),
+    filters: Iterable[Placed] = (),
+    actions: Iterable[Callable] = (),
+    panels: Iterable[tuple[str, tuple[Callable, ...]]] = (),
+    queryset: Callable | None = None,
+    form_fields: dict[str, Callable[..., forms.Field]] | None = None,
+) -> None:
+    """Add to the image admin; an app calls this once, from its own admin module."""
+    image_admin.columns.extend(columns)
+    image_admin.filters.extend(filters)
+    image_admin.actions.extend(a for a in actions if a not in image_admin.actions)
+    image_admin.panels.extend(panels)
+    if queryset is not None:
+        image_admin.querysets.append(queryset)
+    image_admin.form_fields.update(form_fields or {})
+
+
+def entry_name(entry) -> str:
+    return entry if isinstance(entry, str) else entry.__name__
+
+
+def placed(base: Iterable, additions: Iterable[Placed]) -> list:
+    """``base`` with each addition right after the entry it names (at the end if none)."""
+    result = list(base)
+    for after, entry in additions:
+        names = [entry_name(e) for e in result]
+        index = names.index(after) + 1 if after in names else len(result)
+        result.insert(index, entry)
+    return result
+
+
+def with_panels(fieldsets: Iterable, panels: Iterable[tuple[str, tuple]]) -> list:
+    """Base fieldsets with each panel's fields put first in the fieldset of its title, or
+    added as a fieldset of its own before the last (collapsed) one."""
+    result = [
+        (title, {**options, "fields": tuple(options["fields"])}) for title, options in fieldsets
+    ]
+    for title, fields in panels:
+        match = [i for i, (t, _) in enumerate(result) if t == title]
+        if match:
+            name, options = result[match[0]]
+            result[match[0]] = (name, {**options, "fields": (*fields, *options["fields"])})
+        else:
+            result.insert(max(len(result) - 1, 1), (title, {"fields": tuple(fields)}))
+    return result

@@ -119,6 +119,9 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
+# The naive classes and their words (a module like naive_classification/definitions.py).
+MUSES_NAIVE_DEFINITIONS = env_str("MUSES_NAIVE_DEFINITIONS", "naive_classification.definitions")
+
 MUSES_CONFIG = {
     "classification": {
         "naive_classification": {

@@ -20,6 +20,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, JsonRespons
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django_q.models import OrmQ, Task
 from django_q.tasks import async_task
@@ -27,7 +28,13 @@ from django_q.tasks import async_task
 from exporters.dataset import INFO_NAME, SPLITS, DatasetMissing, read_manifest
 from exporters.naive import muses_exporter_plugin as exporter
 from exporters.naive.labels import SKIP_AMBIGUOUS, SKIP_NO_MATCH, Label
-from muses.admin_site import AdminPage, action_form, action_form_page, admin_page_register
+from muses.admin_site import (
+    AdminPage,
+    action_form,
+    action_form_page,
+    admin_page_register,
+    image_admin_extend,
+)
 from naive_classification import definitions, services
 from naive_classification.persistence import (
     MODEL_SUFFIX,
@@ -161,6 +168,56 @@ def set_curator_class(modeladmin, request, queryset):
     done = f"set to “{class_name}”" if class_name else "cleared"
     modeladmin.message_user(request, f"Curator class {done} on {count} images.", messages.SUCCESS)
     return None
+
+
+class CuratorClassField(forms.ChoiceField):
+    """The classes of the naive classifier, plus a stored value they no longer hold."""
+
+    def __init__(self, *, current: str = "", **kwargs):
+        choices = curator_class_choices()
+        if current and current not in dict(choices):
+            choices.append((current, f"{current} (not in definitions)"))
+        super().__init__(choices=choices, required=False, **kwargs)
+
+
+def curator_class_field(*, current: str = "") -> CuratorClassField:
+    return CuratorClassField(
+        current=current or "",
+        label="Curator class",
+        help_text="Wins over the class words of the record in the next dataset export.",
+    )
+
+
+@admin.display(description="naive class")
+def naive_class(image) -> str:
+    label = naive_label(image)
+    if label.class_name is None:
+        return format_html('<span class="muses-muted">{}</span>', label.skipped)
+    return format_html('{} <span class="muses-muted">“{}”</span>', label.class_name, label.word)
+
+
+@admin.display(description="naive label")
+def naive_label_display(image) -> str:
+    label = naive_label(image)
+    if label.class_name is None:
+        return f"none ({label.skipped})"
+    if label.field == "curator_class":
+        return format_html("<strong>{}</strong>, set by a curator", label.class_name)
+    return format_html(
+        "<strong>{}</strong>, decided by the word “{}” in the {}",
+        label.class_name,
+        label.word,
+        label.field.replace("_", " "),
+    )
+
+
+image_admin_extend(
+    columns=[("museum", naive_class)],
+    filters=[("item__object_type", NaiveClassFilter)],
+    actions=[set_curator_class],
+    panels=[("Classes", (naive_label_display,))],
+    form_fields={"curator_class": curator_class_field},
+)
 
 
 # --- the naive classification page: dataset ----------------------------------------------
@@ -306,7 +363,6 @@ EXPORT_FUNC = "django.core.management.call_command"
 EXPORT_COMMAND = "muses_export_classification_data"
 TRAIN_FUNC = "naive_classification.tasks.train_model_task"
 TASK_PREFIX = "naive "
-FINISHED_STATES = ("success", "error")
 
 
 def dataset_export_enqueue(*, max_images: int | None = None) -> str:

@@ -2,7 +2,9 @@
 type, and write them as a train / validation / test dataset.
 
 Knobs (the seed's advice): ``max_images`` caps the images per class, against imbalance and
-memory; the words and classes themselves live in ``naive_classification.definitions``.
+memory; the words and classes themselves live in the module named by the setting
+``MUSES_NAIVE_DEFINITIONS`` (``naive_classification.definitions``). The exporter reads that
+module by name, so this layer never imports the app built on it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
 from django.conf import settings
@@ -29,7 +33,6 @@ from exporters.dataset import (
 from exporters.naive.labels import Label, NaiveLabeller
 from muses.collection.media import image_file
 from muses.collection.models import Image
-from naive_classification import definitions
 
 NAME = "naive"
 # At most this many images per class; None keeps them all.
@@ -39,6 +42,11 @@ SPLIT_SEED = "muses-naive-v1"
 SKIP_NO_FILE = "image file missing"
 SKIP_UNKNOWN_CURATOR_CLASS = "curator class not in definitions"
 CURATOR_FIELD = "curator_class"
+
+
+def class_definitions() -> ModuleType:
+    """The classes, their words, priorities and subject cues (already imported: a lookup)."""
+    return import_module(settings.MUSES_NAIVE_DEFINITIONS)
 
 
 @dataclass
@@ -56,9 +64,9 @@ class ExportReport:
 
 def labeller() -> NaiveLabeller:
     return NaiveLabeller(
-        definitions.synonyms_extended,
-        definitions.class_priority,
-        subject_cues=definitions.subject_cues,
+        class_definitions().synonyms_extended,
+        class_definitions().class_priority,
+        subject_cues=class_definitions().subject_cues,
     )
 
 
@@ -71,7 +79,7 @@ def candidate_images():
 def label_image(image: Image, naive: NaiveLabeller) -> Label:
     """The class of one image and why: a curator's class wins over the words."""
     if image.curator_class:
-        if image.curator_class not in definitions.classes:
+        if image.curator_class not in class_definitions().classes:
             return Label(None, skipped=SKIP_UNKNOWN_CURATOR_CLASS)
         return Label(image.curator_class, word=image.curator_class, field=CURATOR_FIELD)
     return naive.label({"title": image.item.title, "object_type": image.item.object_type})
@@ -86,7 +94,7 @@ def entry_for(image: Image, class_name: str, word: str, field_name: str) -> Data
         item_id=item.pk if item else None,
         object_number=item.object_number if item else "",
         class_name=class_name,
-        class_index=definitions.classes[class_name],
+        class_index=class_definitions().classes[class_name],
         matched_word=word,
         field=field_name,
     )
@@ -113,7 +121,7 @@ def dataset_info(entries: list[DatasetEntry], max_images: int | None) -> dict:
     return {
         "exporter": NAME,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "classes": definitions.classes,
+        "classes": class_definitions().classes,
         "max_images": max_images,
         "split_ratios": SPLIT_RATIOS,
         "split_seed": SPLIT_SEED,
@@ -122,7 +130,7 @@ def dataset_info(entries: list[DatasetEntry], max_images: int | None) -> dict:
 
 
 def print_report(report: ExportReport, out: TextIO) -> None:
-    table = class_table(report.entries, definitions.class_names(), report.labelled)
+    table = class_table(report.entries, class_definitions().class_names(), report.labelled)
     out.write(table + "\n")
     for reason, count in sorted(report.skipped.items()):
         out.write(f"skipped ({reason}): {count}\n")
@@ -154,7 +162,7 @@ def do_export(
     if not entries and not dry_run:
         raise NothingToExport(
             f"No image got a class, so {root} was left as it was: import a collection first, "
-            "or check the words in naive_classification/definitions.py"
+            f"or check the class words in {settings.MUSES_NAIVE_DEFINITIONS}"
         )
     if not dry_run:
         write_dataset(entries, root, dataset_info(entries, max_images), progress=progress)

@@ -1,26 +1,22 @@
 """Items and images in the admin. The image list is where curators label: a thumbnail grid
 (or list) with a large preview on hover, filters by record, classes, tag labels and features,
-and bulk actions that label a whole selection through one intermediate page."""
+and bulk actions that label a whole selection through one intermediate page.
+
+Apps above the collection (custom tags, the naive classifier) add their columns, filters,
+actions and panels through ``muses.admin_site.image_admin_extend``; this module imports none
+of them.
+"""
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from custom_tagging.admin import TAG_ACTIONS, TagAssignmentFilter, image_tag_table
-from custom_tagging.models import Assignment
+from muses.admin_site import image_admin, placed, with_panels
 from muses.collection.models import Image, Item
 from muses.vision.admin import HasFeaturesFilter
-from naive_classification.admin import (
-    NaiveClassFilter,
-    curator_class_choices,
-    naive_label,
-    set_curator_class,
-)
 
 THUMB = "max-height:{}px;max-width:{}px;object-fit:contain;background:#111"
-LABEL_SIGNS = {Assignment.Label.POSITIVE: "+", Assignment.Label.NEGATIVE: "−"}
 RECORD_FIELDS = ("museum", "object_number", "title", "object_type", "medium", "period", "culture")
 
 
@@ -77,16 +73,6 @@ class ItemAdmin(admin.ModelAdmin):
         return thumbnail(images[0]) if images else "—"
 
 
-class CuratorClassField(forms.ChoiceField):
-    """The classes of the naive classifier, plus a stored value they no longer hold."""
-
-    def __init__(self, *, current: str = "", **kwargs):
-        choices = curator_class_choices()
-        if current and current not in dict(choices):
-            choices.append((current, f"{current} (not in definitions)"))
-        super().__init__(choices=choices, required=False, **kwargs)
-
-
 class ImageAdminForm(forms.ModelForm):
     class Meta:
         model = Image
@@ -94,12 +80,8 @@ class ImageAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        current = self.instance.curator_class if self.instance else ""
-        self.fields["curator_class"] = CuratorClassField(
-            current=current,
-            label="Curator class",
-            help_text="Wins over the class words of the record in the next dataset export.",
-        )
+        for name, make_field in image_admin.form_fields.items():
+            self.fields[name] = make_field(current=getattr(self.instance, name, ""))
 
 
 @admin.register(Image)
@@ -112,34 +94,27 @@ class ImageAdmin(admin.ModelAdmin):
         "item_title",
         "item_object_type",
         "museum",
-        "naive_class",
         "curator_class",
         "predicted",
-        "tag_labels",
     )
     list_display_links = ("image_id",)
     list_filter = (
         "item__museum",
         "item__object_type",
-        NaiveClassFilter,
         "predicted_class",
         "curator_class",
-        TagAssignmentFilter,
         HasFeaturesFilter,
         "format",
     )
     search_fields = ("image_id", "item__title", "item__object_type", "item__object_number")
     list_select_related = ("item",)
     raw_id_fields = ("item",)
-    actions = [*TAG_ACTIONS, set_curator_class]
     readonly_fields = (
         "large_preview",
         "image_id",
         "record",
-        "naive_label_display",
         "predicted_class",
         "predicted_probability",
-        "tag_scores",
         "file",
         "sha256",
         "width",
@@ -151,11 +126,7 @@ class ImageAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("large_preview", "image_id", "item", "curator_class")}),
         ("Record", {"fields": ("record",)}),
-        (
-            "Classes",
-            {"fields": ("naive_label_display", "predicted_class", "predicted_probability")},
-        ),
-        ("Custom tags", {"fields": ("tag_scores",)}),
+        ("Classes", {"fields": ("predicted_class", "predicted_probability")}),
         (
             "File",
             {
@@ -175,13 +146,30 @@ class ImageAdmin(admin.ModelAdmin):
     list_per_page = 100
     list_max_show_all = 1000
 
+    # The registered extensions are read per request: the apps' admin modules that add them
+    # are imported after this one.
+    @property
+    def actions(self):
+        return list(image_admin.actions)
+
+    def get_list_display(self, request):
+        return placed(self.list_display, image_admin.columns)
+
+    def get_list_filter(self, request):
+        return placed(self.list_filter, image_admin.filters)
+
+    def get_readonly_fields(self, request, obj=None):
+        panel_fields = [f for _, fields in image_admin.panels for f in fields]
+        return (*self.readonly_fields, *panel_fields)
+
+    def get_fieldsets(self, request, obj=None):
+        return with_panels(self.fieldsets, image_admin.panels)
+
     def get_queryset(self, request):
-        assignments = Assignment.objects.select_related("tag").order_by("tag__name")
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("tag_assignments", queryset=assignments))
-        )
+        queryset = super().get_queryset(request)
+        for extend in image_admin.querysets:
+            queryset = extend(queryset)
+        return queryset
 
     @admin.display(description="image")
     def list_thumbnail(self, obj: Image) -> str:
@@ -203,13 +191,6 @@ class ImageAdmin(admin.ModelAdmin):
     def museum(self, obj: Image) -> str:
         return obj.item.museum if obj.item else ""
 
-    @admin.display(description="naive class")
-    def naive_class(self, obj: Image) -> str:
-        label = naive_label(obj)
-        if label.class_name is None:
-            return format_html('<span class="muses-muted">{}</span>', label.skipped)
-        return format_html('{} <span class="muses-muted">“{}”</span>', label.class_name, label.word)
-
     @admin.display(description="predicted", ordering="predicted_class", empty_value="")
     def predicted(self, obj: Image) -> str:
         if not obj.predicted_class:
@@ -217,14 +198,6 @@ class ImageAdmin(admin.ModelAdmin):
         if obj.predicted_probability is None:
             return obj.predicted_class
         return f"{obj.predicted_class} ({obj.predicted_probability:.0%})"
-
-    @admin.display(description="tags", empty_value="")
-    def tag_labels(self, obj: Image) -> str:
-        return format_html_join(
-            " ",
-            '<span class="muses-label muses-label-{}">{} {}</span>',
-            ((a.label, a.tag.name, LABEL_SIGNS[a.label]) for a in obj.tag_assignments.all()),
-        )
 
     @admin.display(description="record")
     def record(self, obj: Image) -> str:
@@ -241,21 +214,3 @@ class ImageAdmin(admin.ModelAdmin):
             rows,
             url,
         )
-
-    @admin.display(description="naive label")
-    def naive_label_display(self, obj: Image) -> str:
-        label = naive_label(obj)
-        if label.class_name is None:
-            return f"none ({label.skipped})"
-        if label.field == "curator_class":
-            return format_html("<strong>{}</strong>, set by a curator", label.class_name)
-        return format_html(
-            "<strong>{}</strong>, decided by the word “{}” in the {}",
-            label.class_name,
-            label.word,
-            label.field.replace("_", " "),
-        )
-
-    @admin.display(description="score per custom tag")
-    def tag_scores(self, obj: Image) -> str:
-        return image_tag_table(obj)
