@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from custom_tagging import services
+from custom_tagging import selectors, services
 from custom_tagging.api_base import (
     COMMON_ERRORS,
     BaseApi,
@@ -21,7 +21,7 @@ from custom_tagging.api_base import (
     user_of,
 )
 from custom_tagging.apis import JobOutputSerializer
-from custom_tagging.models import Assignment, CustomTag, PredictionJob, TrainingJob
+from custom_tagging.models import Assignment, CustomTag, PredictionJob
 from muses.collection.models import Image
 
 MAX_PAGE = 1000
@@ -94,7 +94,7 @@ class ImageListApi(UploadApi):
         responses={200: paged(ImageSerializer), **COMMON_ERRORS},
     )
     def get(self, request):
-        return paginate(request, Image.objects.order_by("-created", "-id"), ImageSerializer)
+        return paginate(request, selectors.image_list(), ImageSerializer)
 
     @extend_schema(
         operation_id="api_images_create",
@@ -138,23 +138,19 @@ class ImageDetailApi(BaseApi):
 
 
 class TagSerializer(serializers.ModelSerializer):
-    positives = serializers.SerializerMethodField()
-    negatives = serializers.SerializerMethodField()
-    active_version = serializers.SerializerMethodField()
+    """A tag annotated by ``selectors.tag_list`` / ``selectors.tag_with_counts``."""
+
+    positives = serializers.IntegerField(source="positive_count")
+    negatives = serializers.IntegerField(source="negative_count")
+    active_version = serializers.IntegerField(source="active_number", allow_null=True)
 
     class Meta:
         model = CustomTag
         fields = ["name", "target_precision", "created", "positives", "negatives", "active_version"]
 
-    def get_positives(self, tag) -> int:
-        return tag.assignments.filter(label=Assignment.Label.POSITIVE).count()
 
-    def get_negatives(self, tag) -> int:
-        return tag.assignments.filter(label=Assignment.Label.NEGATIVE).count()
-
-    def get_active_version(self, tag) -> int | None:
-        version = tag.active_version()
-        return version.number if version else None
+def tag_body(tag: CustomTag) -> dict:
+    return TagSerializer(selectors.tag_with_counts(tag=tag)).data
 
 
 class TagInputSerializer(serializers.Serializer):
@@ -172,7 +168,7 @@ class TagListApi(BaseApi):
         responses={200: paged(TagSerializer), **COMMON_ERRORS},
     )
     def get(self, request):
-        return paginate(request, CustomTag.objects.order_by("name"), TagSerializer)
+        return paginate(request, selectors.tag_list(), TagSerializer)
 
     @extend_schema(
         operation_id="api_tags_create",
@@ -188,7 +184,7 @@ class TagListApi(BaseApi):
     def post(self, request):
         data = _valid(TagInputSerializer, request.data)
         tag = services.tag_create(name=data["name"], target_precision=data.get("target_precision"))
-        return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
+        return Response(tag_body(tag), status=status.HTTP_201_CREATED)
 
 
 def _valid(serializer_class, data) -> dict:
@@ -210,7 +206,7 @@ class TagDetailApi(BaseApi):
         responses={200: TagSerializer, 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        return Response(TagSerializer(services.tag_get(name=tag)).data)
+        return Response(tag_body(services.tag_get(name=tag)))
 
     @extend_schema(
         operation_id="api_tags_update",
@@ -222,7 +218,7 @@ class TagDetailApi(BaseApi):
         custom_tag = services.tag_get(name=tag)
         data = _valid(self.UpdateSerializer, request.data)
         updated = services.tag_update(tag=custom_tag, target_precision=data["target_precision"])
-        return Response(TagSerializer(updated).data)
+        return Response(tag_body(updated))
 
     @extend_schema(
         operation_id="api_tags_delete",
@@ -264,12 +260,10 @@ class AssignmentListApi(BaseApi):
         responses={200: paged(AssignmentSerializer), 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        custom_tag = services.tag_get(name=tag)
-        rows = custom_tag.assignments.select_related("image", "tag", "assigned_by")
-        label = request.query_params.get("label")
-        if label:
-            rows = rows.filter(label=services.label_validate(label))
-        return paginate(request, rows.order_by("id"), AssignmentSerializer)
+        rows = selectors.assignment_list(
+            tag=services.tag_get(name=tag), label=request.query_params.get("label") or None
+        )
+        return paginate(request, rows, AssignmentSerializer)
 
     @extend_schema(
         operation_id="api_assignments_set",
@@ -347,8 +341,8 @@ class VersionListApi(BaseApi):
         responses={200: paged(VersionSerializer), 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        custom_tag = services.tag_get(name=tag)
-        return paginate(request, custom_tag.versions.order_by("-number"), VersionSerializer)
+        rows = selectors.version_list(tag=services.tag_get(name=tag))
+        return paginate(request, rows, VersionSerializer)
 
 
 class VersionDetailApi(BaseApi):
@@ -386,13 +380,16 @@ class JobListApi(BaseApi):
     @extend_schema(
         operation_id="api_jobs_list",
         summary="Training jobs, newest first",
-        parameters=[*PAGE_PARAMETERS, OpenApiParameter("state", str)],
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter(
+                "state", str, description="queued, running, success, error or cancelled"
+            ),
+        ],
         responses={200: paged(JobOutputSerializer), **COMMON_ERRORS},
     )
     def get(self, request):
-        rows = TrainingJob.objects.select_related("version").order_by("-created", "-id")
-        if request.query_params.get("state"):
-            rows = rows.filter(state=request.query_params["state"])
+        rows = selectors.training_job_list(state=request.query_params.get("state") or None)
         return paginate(request, rows, JobOutputSerializer)
 
 
@@ -443,8 +440,7 @@ class LibraryPredictionListApi(BaseApi):
         responses={200: paged(JobOutputSerializer), **COMMON_ERRORS},
     )
     def get(self, request):
-        jobs = PredictionJob.objects.order_by("-created", "-id")
-        return paginate(request, jobs, JobOutputSerializer)
+        return paginate(request, selectors.prediction_job_list(), JobOutputSerializer)
 
     @extend_schema(
         operation_id="api_predictions_create",

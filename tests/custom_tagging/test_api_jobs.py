@@ -52,3 +52,9 @@ def test_cancelling_an_unknown_job_is_404(api):
 
 def test_jobs_need_a_token(anonymous):
     assert anonymous.get("/api/jobs").status_code == 401
+
+
+def test_an_unknown_job_state_filter_is_400_naming_the_states(api):
+    response = api.get("/api/jobs?state=finished")
+    assert response.status_code == 400
+    assert "queued" in response.json()["detail"] and "finished" in response.json()["detail"]

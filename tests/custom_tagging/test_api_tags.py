@@ -63,3 +63,18 @@ def test_delete_resets_the_tag(api, trained_tag):
 
 def test_tags_need_a_token(anonymous):
     assert anonymous.get("/api/tags").status_code == 401
+
+
+def test_a_page_of_tags_costs_the_same_queries_however_many_tags_it_holds(api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get("/api/tags").status_code == 200
+        return len(captured)
+
+    CustomTag.objects.create(name="one")
+    few = queries_for_page()
+    CustomTag.objects.bulk_create(CustomTag(name=f"tag{i}") for i in range(30))
+    assert queries_for_page() == few

@@ -1,0 +1,67 @@
+"""Queries for the API's lists and look-ups: filters validated here, counts annotated in the
+query (one query per page, never one per row)."""
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from custom_tagging import exceptions as errors
+from custom_tagging.models import (
+    Assignment,
+    CustomTag,
+    JobState,
+    PredictionJob,
+    TagVersion,
+    TrainingJob,
+)
+from muses.collection.models import Image
+
+POSITIVE, NEGATIVE = Assignment.Label.POSITIVE, Assignment.Label.NEGATIVE
+
+
+def image_list() -> QuerySet[Image]:
+    return Image.objects.order_by("-created", "-id")
+
+
+def _with_counts(tags: QuerySet[CustomTag]) -> QuerySet[CustomTag]:
+    active = TagVersion.objects.filter(tag=OuterRef("pk"), is_active=True).values("number")[:1]
+    return tags.annotate(
+        positive_count=Count("assignments", filter=Q(assignments__label=POSITIVE)),
+        negative_count=Count("assignments", filter=Q(assignments__label=NEGATIVE)),
+        active_number=Subquery(active),
+    )
+
+
+def tag_list() -> QuerySet[CustomTag]:
+    """Tags by name, each with ``positive_count``, ``negative_count`` and ``active_number``."""
+    return _with_counts(CustomTag.objects.order_by("name"))
+
+
+def tag_with_counts(*, tag: CustomTag) -> CustomTag:
+    """The tag again, annotated as in :func:`tag_list`."""
+    return _with_counts(CustomTag.objects.filter(pk=tag.pk)).get()
+
+
+def assignment_list(*, tag: CustomTag, label: str | None = None) -> QuerySet[Assignment]:
+    rows = tag.assignments.select_related("image", "tag", "assigned_by").order_by("id")
+    if label is None:
+        return rows
+    if label not in Assignment.Label.values:
+        raise errors.InvalidQuery(f"label must be 'positive' or 'negative', not {label[:50]!r}.")
+    return rows.filter(label=label)
+
+
+def version_list(*, tag: CustomTag) -> QuerySet[TagVersion]:
+    return tag.versions.order_by("-number")
+
+
+def training_job_list(*, state: str | None = None) -> QuerySet[TrainingJob]:
+    rows = TrainingJob.objects.select_related("version").order_by("-created", "-id")
+    if state is None:
+        return rows
+    if state not in JobState.values:
+        known = ", ".join(JobState.values)
+        raise errors.InvalidQuery(f"state must be one of {known}, not {state[:50]!r}.")
+    return rows.filter(state=state)
+
+
+def prediction_job_list() -> QuerySet[PredictionJob]:
+    return PredictionJob.objects.order_by("-created", "-id")
