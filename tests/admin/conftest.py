@@ -107,7 +107,7 @@ def trained_tag(colour_images):
 def no_class_priority(monkeypatch):
     """Records naming several classes are skipped as ambiguous instead of prioritised."""
     from naive_classification import definitions
-    from naive_classification.admin import cached_labeller
+    from naive_classification.summaries import cached_labeller
 
     monkeypatch.setattr(definitions, "class_priority", [])
     cached_labeller.cache_clear()

@@ -197,7 +197,7 @@ def test_the_precision_recall_curve_of_the_active_version_is_a_png(admin_client,
 def test_the_curve_is_computed_from_the_labelled_images_when_the_version_stores_none(
     trained_tag,
 ):
-    from custom_tagging.admin import version_curve
+    from custom_tagging.reports import version_curve
 
     tag, _ = trained_tag("red")
     curve = version_curve(tag.active_version())
@@ -206,7 +206,7 @@ def test_the_curve_is_computed_from_the_labelled_images_when_the_version_stores_
 
 
 def test_the_curve_uses_points_stored_with_the_version(trained_tag):
-    from custom_tagging.admin import version_curve
+    from custom_tagging.reports import version_curve
 
     tag, _ = trained_tag("red", versions=1)
     version = tag.active_version()
