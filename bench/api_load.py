@@ -12,11 +12,9 @@ import argparse
 import http.client
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from collections import defaultdict
@@ -25,30 +23,15 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "sample" / "egyptian-cc0" / "images"
-DB_NAME = "muses_bench_load"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_env(database: str) -> dict:
-    env = {
-        **os.environ,
-        "MUSES_VAR_DIR": tempfile.mkdtemp(prefix="muses-bench-load-"),
-        "MUSES_WEIGHTS_DIR": str(ROOT / "var" / "weights"),
-        "MUSES_API_OPEN": "1",
-        "MUSES_LOG_LEVEL": "WARNING",
-    }
-    if database == "postgres":
-        for sql in (f"DROP DATABASE IF EXISTS {DB_NAME}", f"CREATE DATABASE {DB_NAME}"):
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-    return env
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (  # noqa: E402
+    ROOT,
+    free_port,
+    multipart,
+    process_cpu_seconds,
+    sample_images,
+    server_env,
+)
 
 
 def start_server(env: dict, port: int, workers: int, threads: int) -> list[subprocess.Popen]:
@@ -91,12 +74,6 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> list[subpr
             time.sleep(0.5)
     stop(processes)
     raise SystemExit("gunicorn did not start")
-
-
-def process_cpu_seconds(pid: int | str) -> float:
-    """User + system CPU seconds of one process so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def server_cpu_seconds(master: int) -> float:
@@ -153,10 +130,6 @@ class Client:
         return self.call(
             "predict_batch", "GET", f"/custom/predict_batch?image_id={ids}&tags=load0,load1"
         )
-
-
-def sample_images(n: int = 64) -> list[bytes]:
-    return [p.read_bytes() for p in sorted(SAMPLE.glob("*.jpg"))[:n]]
 
 
 def seed_trained_tags(base: str, images: list[bytes]) -> None:
@@ -234,19 +207,6 @@ def burst_adds(base: str, n: int = 50, rounds: int = 4) -> float:
         rates.append(n / (time.perf_counter() - start))
         assert codes.count(201) == n, codes
     return max(rates)
-
-
-def multipart(data: bytes) -> tuple[bytes, str]:
-    boundary = "muses-bench-boundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="data"; filename="x.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def add_loop(address: tuple[str, int], bodies: list, prefix: str, count: int) -> list[int]:

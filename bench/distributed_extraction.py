@@ -14,19 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import ROOT, manage, postgres_database_fresh  # noqa: E402
+
 DB_NAME = "muses_bench_distributed"
-
-
-def manage(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, **kwargs
-    )
-
-
-def django_query(env: dict, code: str) -> str:
-    out = manage(env, "shell", "-c", code, capture_output=True, text=True).stdout
-    return out.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -36,19 +27,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB_NAME}"],
-        check=True,
-    )
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB_NAME}"],
-        check=True,
-    )
+    database_url = postgres_database_fresh(DB_NAME)
     env = {
         **os.environ,
         "MUSES_VAR_DIR": tempfile.mkdtemp(prefix="muses-bench-dist-"),
         "MUSES_WEIGHTS_DIR": str(ROOT / "var" / "weights"),
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "DATABASE_URL": database_url,
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "MUSES_Q_WORKERS": "1",
     }
@@ -56,7 +40,7 @@ def main() -> None:
     manage(env, "migrate", "-v", "0")
     manage(env, "muses_import", args.csv, "--no-features", "-v", "0")
     total = int(
-        django_query(env, "from muses.collection.models import Image; print(Image.objects.count())")
+        manage(env, "from muses.collection.models import Image; print(Image.objects.count())")
     )
     manage(env, "muses_extract_features", "--queue", "--chunk", "32")
 
@@ -75,7 +59,7 @@ def main() -> None:
         while done < total and time.perf_counter() - start < args.timeout:
             time.sleep(2)
             done = int(
-                django_query(
+                manage(
                     env,
                     "from muses.vision.models import ImageFeature;"
                     "print(ImageFeature.objects.count())",
@@ -87,7 +71,7 @@ def main() -> None:
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=60)
-    report = django_query(
+    report = manage(
         env,
         (
             "from django_q.models import Success; from collections import Counter;"

@@ -32,7 +32,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.fault_kill_uploads import manage  # noqa: E402
+from bench.common import descendants, manage, postgres_database_fresh, process_cpu_seconds, psql  # noqa: E402
 
 SAMPLE_CSV = ROOT / "sample" / "egyptian-cc0" / "collection.csv"
 FULL_CSV = ROOT.parent / "shared" / "data" / "egyptian-cc0" / "collection.csv"
@@ -69,10 +69,6 @@ def say(text: str) -> None:
     print(f"[{time.time() - T0:5.0f} s] {text}", flush=True)
 
 
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
-
-
 def more_rows(csv_path: Path, n: int, target: Path) -> Path:
     """The first n records of csv_path that are not in the sample, as a CSV file."""
     with open(SAMPLE_CSV, newline="", encoding="utf-8") as handle:
@@ -87,35 +83,11 @@ def more_rows(csv_path: Path, n: int, target: Path) -> Path:
     return target
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
 def busiest(pid: int, window: float = 0.5) -> int:
     """The cluster's process doing the work: the one burning CPU (the job's worker)."""
-    before = {p: cpu_ticks(p) for p in descendants(pid)}
+    before = {p: process_cpu_seconds(p) for p in descendants(pid)}
     time.sleep(window)
-    return max(before, key=lambda p: cpu_ticks(p) - before[p])
+    return max(before, key=lambda p: process_cpu_seconds(p) - before[p])
 
 
 def temp_files(roots: list[Path], since: float) -> list[str]:
@@ -269,8 +241,7 @@ def main() -> int:
     args = parser.parse_args()
     if not Path(args.csv).is_file():
         raise SystemExit(f"{args.csv} not found: pass --csv with a larger collection")
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    postgres_database_fresh(DB_NAME)
     subprocess.run(["redis-cli", "-n", REDIS_DB, "flushdb"], check=True, capture_output=True)
     var_dir = Path(tempfile.mkdtemp(prefix="muses-fault-train-"))
     env = {

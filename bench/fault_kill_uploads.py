@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.api_load import ROOT, free_port, sample_images, server_env  # noqa: E402
+from bench.common import ROOT, free_port, manage, sample_images, server_env  # noqa: E402
 
 
 def upload_until_refused(base: str, images: list[bytes], client: int, acked: list[str]) -> None:
@@ -33,18 +33,6 @@ def upload_until_refused(base: str, images: list[bytes], client: int, acked: lis
             return
         if response.status_code == 201:
             acked.append(image_id)
-
-
-def manage(env: dict, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:

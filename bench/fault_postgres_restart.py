@@ -15,13 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT.parent / "shared" / "data" / "egyptian-cc0" / "collection.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import EGYPTIAN_CSV as DEFAULT_CSV  # noqa: E402
+from bench.common import ROOT, postgres_database_fresh  # noqa: E402
+
 DB_NAME = "muses_bench_fault"
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
 
 
 def restart_postgres() -> None:
@@ -60,12 +58,11 @@ def main() -> None:
         "--after-items", type=int, default=400, help="restart once this many items exist"
     )
     args = parser.parse_args()
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    database_url = postgres_database_fresh(DB_NAME)
     env = {
         **os.environ,
         "MUSES_VAR_DIR": tempfile.mkdtemp(prefix="muses-fault-"),
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "DATABASE_URL": database_url,
     }
     command = [sys.executable, "manage.py", "muses_import", args.csv, "--no-features", "-v", "0"]
     subprocess.run(

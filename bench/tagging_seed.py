@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,16 +24,12 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import ROOT, free_port  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "egyptian-cc0"
 COIN = re.compile(r"\bcoins?\b", re.IGNORECASE)
 BASE = ""  # set in main(); add_sample must be a module-level function for Pool
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 VAR_DIR = tempfile.mkdtemp(prefix="muses-bench-seed-")
