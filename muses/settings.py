@@ -17,6 +17,7 @@ from muses.env import (
     read_or_create_secret_key,
     storages_from_env,
 )
+from muses.tensorflow_logs import tensorflow_quiet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,6 +25,8 @@ MUSES_VAR_DIR = env_path("MUSES_VAR_DIR", BASE_DIR / "var")
 MUSES_VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("MUSES_DEBUG", False)
+if not DEBUG:
+    tensorflow_quiet()  # before any app imports TensorFlow
 SECRET_KEY = env_str("SECRET_KEY", "") or read_or_create_secret_key(
     MUSES_VAR_DIR / "secret_key", allowed=DEBUG or env_bool("MUSES_LOCAL", True)
 )
