@@ -120,6 +120,8 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 # Forward passes a process runs at once (web batches and bulk extraction). One pass of a
 # small network leaves cores idle between its ops; two overlapping passes keep them busy.
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
+# /custom/predict_batch computes at most this many missing features in the request.
+MUSES_BATCH_COMPUTE_MAX = env_int("MUSES_BATCH_COMPUTE_MAX", 64)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
 MUSES_CONFIG = {
