@@ -34,6 +34,7 @@ from custom_tagging.exceptions import InvalidQuery
 from custom_tagging.models import PredictionJob, TrainingJob
 from custom_tagging.scoring import render_batch_json
 from custom_tagging.state import state_export, state_import
+from custom_tagging.workers import job_waiting_problem
 
 MAX_SUGGESTIONS = 1000
 
@@ -63,6 +64,9 @@ class JobOutputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     rows = serializers.IntegerField(required=False)
     result_url = serializers.CharField(required=False, allow_null=True)
+    warning = serializers.CharField(
+        required=False, help_text="Why a queued job is not taken (no queue worker running)."
+    )
 
     def to_representation(self, job):
         data = {
@@ -226,7 +230,11 @@ class StatusApi(BaseApi):
         responses={200: JobOutputSerializer, 404: error("No such task."), **COMMON_ERRORS},
     )
     def get(self, request, task_id: str):
-        return Response(JobOutputSerializer(services.job_get(task_id=task_id)).data)
+        job = services.job_get(task_id=task_id)
+        data = JobOutputSerializer(job).data
+        if problem := job_waiting_problem(job):
+            data["warning"] = f"The job is waiting: {problem}."
+        return Response(data)
 
 
 class TagResetApi(BaseApi):

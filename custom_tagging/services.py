@@ -39,6 +39,7 @@ from custom_tagging.models import (
     TrainingJob,
 )
 from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
+from custom_tagging.workers import job_is_unserved
 from muses.collection import services as collection
 from muses.collection.media import local_path
 from muses.collection.models import Image
@@ -488,7 +489,10 @@ def job_expire_if_stale(job):
     """A job still 'running' whose worker's heartbeat stopped, or long after the queue's
     timeout, lost its worker (killed, out of memory): say so instead of showing it running
     forever. django-q2 records nothing when a worker process dies mid-task, and with the
-    Redis broker the task is not delivered again."""
+    Redis broker the task is not delivered again. A job still 'queued' that no worker
+    will take (none alive, or all idle yet not taking it) fails too (custom_tagging.workers)."""
+    if job.state == JobState.QUEUED:
+        return _job_fail_if_unserved(job)
     if job.state != JobState.RUNNING or not _job_is_stale(job):
         return job
     type(job).objects.filter(pk=job.pk, state=JobState.RUNNING).update(
@@ -497,6 +501,16 @@ def job_expire_if_stale(job):
         error="The worker stopped without reporting (killed or timed out).",
     )
     job.refresh_from_db()
+    return job
+
+
+def _job_fail_if_unserved(job):
+    reason = job_is_unserved(job)
+    if reason:
+        type(job).objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.ERROR, finished=timezone.now(), error=reason
+        )
+        job.refresh_from_db()
     return job
 
 

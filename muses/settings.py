@@ -177,6 +177,22 @@ Q_CLUSTER = {
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
 }
 
+# django-q2 keeps its cluster stats in this cache, and each queue worker stamps there
+# whether it is busy (custom_tagging.workers): every process must share it. Redis when
+# there is one; otherwise a directory under var/ (one machine: the embedded profile).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(MUSES_VAR_DIR / "cache"),
+        }
+    )
+}
+# A queued job no worker takes for this long is reported failed.
+MUSES_JOB_QUEUE_STALE_S = env_float("MUSES_JOB_QUEUE_STALE_S", 60.0)
+
 # --- production hardening (all from the environment) -------------------------
 SESSION_COOKIE_SECURE = env_bool("MUSES_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
