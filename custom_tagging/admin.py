@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from custom_tagging import exceptions as errors
-from custom_tagging import services
+from custom_tagging import services, workers
 from custom_tagging.models import (
     TAG_NAME_MAX_LENGTH,
     Assignment,
@@ -526,6 +526,17 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ("state",)
     search_fields = ("task_id",)
     actions = [cancel_jobs]
+
+    def changelist_view(self, request, extra_context=None):
+        if problem := workers.waiting_jobs_problem():
+            self.message_user(request, f"Jobs are waiting: {problem}.", messages.WARNING)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        if job is not None and (problem := workers.job_waiting_problem(job)):
+            self.message_user(request, f"This job is waiting: {problem}.", messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False

@@ -4,6 +4,8 @@ Each view validates its input, calls one service and serializes the result. The 
 calls the state-changing operations with GET; they accept POST as well.
 """
 
+import json
+
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -28,9 +30,11 @@ from custom_tagging.api_base import (
     uploaded_file,
     user_of,
 )
+from custom_tagging.exceptions import InvalidQuery
 from custom_tagging.models import PredictionJob, TrainingJob
 from custom_tagging.scoring import render_batch_json
 from custom_tagging.state import state_export, state_import
+from custom_tagging.workers import job_waiting_problem
 
 MAX_SUGGESTIONS = 1000
 
@@ -60,6 +64,9 @@ class JobOutputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     rows = serializers.IntegerField(required=False)
     result_url = serializers.CharField(required=False, allow_null=True)
+    warning = serializers.CharField(
+        required=False, help_text="Why a queued job is not taken (no queue worker running)."
+    )
 
     def to_representation(self, job):
         data = {
@@ -223,7 +230,11 @@ class StatusApi(BaseApi):
         responses={200: JobOutputSerializer, 404: error("No such task."), **COMMON_ERRORS},
     )
     def get(self, request, task_id: str):
-        return Response(JobOutputSerializer(services.job_get(task_id=task_id)).data)
+        job = services.job_get(task_id=task_id)
+        data = JobOutputSerializer(job).data
+        if problem := job_waiting_problem(job):
+            data["warning"] = f"The job is waiting: {problem}."
+        return Response(data)
 
 
 class TagResetApi(BaseApi):
@@ -397,7 +408,14 @@ class PredictBatchApi(PredictionApi):
             help_text="{image_id: {tag: result}} in the order asked.",
         )
         unknown_image_ids = serializers.ListField(
-            child=serializers.CharField(), help_text="Ids with no stored image features."
+            child=serializers.CharField(), help_text="Ids of no stored image."
+        )
+        pending_image_ids = serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Stored images without features: not computed yet or not decodable.",
+        )
+        pending_detail = serializers.CharField(
+            required=False, help_text="Why pending_image_ids are pending (when there are any)."
         )
 
     doc = {
@@ -431,20 +449,37 @@ class PredictBatchApi(PredictionApi):
         return self._reply(request.data)
 
     def _reply(self, params) -> HttpResponse:
+        if not isinstance(params, dict):
+            raise InvalidQuery(
+                "The body must be a JSON object or a form with 'image_id' (and 'tags'), "
+                f"not a JSON {type(params).__name__}."
+            )
         batch = services.predict_batch(
-            image_ids=_list_value(params.get("image_id")),
-            tag_names=_list_value(params.get("tags")) or None,
+            image_ids=_list_value(params, "image_id"),
+            tag_names=_list_value(params, "tags") or None,
         )
         body = render_batch_json(
-            batch.image_ids, batch.models, batch.scores, batch.unknown_image_ids
+            batch.image_ids,
+            batch.models,
+            batch.scores,
+            batch.unknown_image_ids,
+            batch.pending_image_ids,
+            batch.pending_detail,
         )
         return HttpResponse(body, content_type="application/json")
 
 
-def _list_value(value) -> list[str]:
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return list_param(value if isinstance(value, str) else None)
+def _list_value(params: dict, name: str) -> list[str]:
+    """A comma-separated string or a JSON list of strings; anything else is a 400."""
+    value = params.get(name)
+    if value is None or isinstance(value, str):
+        return list_param(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise InvalidQuery(
+        f"'{name}' must be a comma-separated string or a list of strings, "
+        f"not {json.dumps(value)[:100]}."
+    )
 
 
 class SuggestApi(PredictionApi):

@@ -100,13 +100,25 @@ def active_models(tag_names: list[str] | None = None) -> ActiveModels:
 
 
 def render_batch_json(
-    image_ids: list[str], models: ActiveModels, scores: np.ndarray, unknown_ids: list[str]
+    image_ids: list[str],
+    models: ActiveModels,
+    scores: np.ndarray,
+    unknown_ids: list[str],
+    pending_ids: list[str] = (),
+    pending_detail: str = "",
 ) -> str:
     """'{"predictions": {"id": {"tag": {"score": s, "prediction": p, "threshold": t,
     "version": v}, ...}, ...}, "unknown_image_ids": [...]}' without a dict per cell: each
     cell's text is looked up by its quantized score in a per-tag table, and the whole reply
     is one join over a flat array of pieces."""
-    tail = '},"unknown_image_ids":' + json.dumps(unknown_ids, ensure_ascii=False) + "}"
+    tail = (
+        '},"unknown_image_ids":'
+        + json.dumps(unknown_ids, ensure_ascii=False)
+        + ',"pending_image_ids":'
+        + json.dumps(list(pending_ids), ensure_ascii=False)
+        + (',"pending_detail":' + json.dumps(pending_detail) if pending_detail else "")
+        + "}"
+    )
     if not image_ids:
         return '{"predictions":{' + tail
     keys = _quoted_keys(image_ids)

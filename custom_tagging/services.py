@@ -12,7 +12,7 @@ import threading
 import time
 import unicodedata
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from custom_tagging.models import (
     TrainingJob,
 )
 from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
+from custom_tagging.workers import job_is_unserved
 from muses.collection import services as collection
 from muses.collection.media import local_path
 from muses.collection.models import Image
@@ -488,7 +489,10 @@ def job_expire_if_stale(job):
     """A job still 'running' whose worker's heartbeat stopped, or long after the queue's
     timeout, lost its worker (killed, out of memory): say so instead of showing it running
     forever. django-q2 records nothing when a worker process dies mid-task, and with the
-    Redis broker the task is not delivered again."""
+    Redis broker the task is not delivered again. A job still 'queued' that no worker
+    will take (none alive, or all idle yet not taking it) fails too (custom_tagging.workers)."""
+    if job.state == JobState.QUEUED:
+        return _job_fail_if_unserved(job)
     if job.state != JobState.RUNNING or not _job_is_stale(job):
         return job
     type(job).objects.filter(pk=job.pk, state=JobState.RUNNING).update(
@@ -497,6 +501,16 @@ def job_expire_if_stale(job):
         error="The worker stopped without reporting (killed or timed out).",
     )
     job.refresh_from_db()
+    return job
+
+
+def _job_fail_if_unserved(job):
+    reason = job_is_unserved(job)
+    if reason:
+        type(job).objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.ERROR, finished=timezone.now(), error=reason
+        )
+        job.refresh_from_db()
     return job
 
 
@@ -635,6 +649,9 @@ class BatchPrediction:
     unknown_image_ids: list[str]
     models: ActiveModels
     scores: np.ndarray  # (len(image_ids), len(models)) probabilities
+    # Stored images whose features are not computed (yet), and why.
+    pending_image_ids: list[str] = field(default_factory=list)
+    pending_detail: str = ""
 
 
 def predict_batch(*, image_ids: list[str], tag_names: list[str] | None = None) -> BatchPrediction:
@@ -650,13 +667,56 @@ def predict_batch(*, image_ids: list[str], tag_names: list[str] | None = None) -
     unique = list(dict.fromkeys(image_ids))
     found = [i for i in unique if i in index]
     unknown = [i for i in unique if i not in index] if len(found) < len(unique) else []
+    pending, detail = [], ""
+    if unknown:
+        unknown, pending, detail = _missing_features_compute(image_ids=unknown)
+        if len(pending) + len(unknown) < len(set(unique) - set(found)):
+            _, library_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
+            index = _row_index(library_ids)
+            found = [i for i in unique if i in index]
     rows = np.fromiter((index[i] for i in found), dtype=np.int64, count=len(found))
     if len(rows) * 2 > len(library_ids):
         # Most of the library: one pass over the matrix beats copying the rows out first.
         scores = models.scores(matrix)[rows]
     else:
         scores = models.scores(matrix[rows])
-    return BatchPrediction(found, unknown, models, scores)
+    return BatchPrediction(found, unknown, models, scores, pending, detail)
+
+
+def _missing_features_compute(*, image_ids: list[str]) -> tuple[list[str], list[str], str]:
+    """For ids with no stored vector: (unknown ids, pending ids, why they are pending).
+    Stored images among them get their features computed here, in batches, up to
+    MUSES_BATCH_COMPUTE_MAX per request (a request must not turn into a library-wide
+    extraction); the rest, and images that cannot be decoded, are reported pending."""
+    stored = {}
+    for start in range(0, len(image_ids), 1000):  # SQLite's limit on query parameters
+        chunk = image_ids[start : start + 1000]
+        stored.update(Image.objects.filter(image_id__in=chunk).in_bulk(field_name="image_id"))
+    unknown = [i for i in image_ids if i not in stored]
+    if not stored:
+        return unknown, [], ""
+    bound = settings.MUSES_BATCH_COMPUTE_MAX
+    waiting = [stored[i] for i in image_ids if i in stored]
+    now, later = waiting[:bound], waiting[bound:]
+    if now:
+        features_extract(images=now, backbone=backbone_get())
+    have = set(
+        ImageFeature.objects.filter(image__in=now, backbone=settings.MUSES_BACKBONE).values_list(
+            "image__image_id", flat=True
+        )
+    )
+    failed = [image.image_id for image in now if image.image_id not in have]
+    pending = failed + [image.image_id for image in later]
+    reasons = []
+    if failed:
+        reasons.append(f"{len(failed)} stored image(s) could not be decoded")
+    if later:
+        reasons.append(
+            f"{len(later)} stored image(s) have no features yet: a request computes at most "
+            f"{bound}; the queue worker computes the rest after an import, or run "
+            "`manage.py muses_extract_features`"
+        )
+    return unknown, pending, "; ".join(reasons) + ("." if reasons else "")
 
 
 _index_cache: list = [None, {}]

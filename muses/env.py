@@ -28,6 +28,17 @@ DB_ENGINES = {
 }
 
 
+# The embedded database takes concurrent writers (web threads, the queue worker): WAL lets
+# readers run beside the one writer; IMMEDIATE takes the write lock when a transaction
+# begins, so two transactions that read and then write wait their turn (busy timeout)
+# instead of one failing at once with "database is locked" when it upgrades its lock.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,  # seconds a writer waits for the lock (sqlite3 busy timeout)
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def env_str(name: str, default: str) -> str:
     return os.getenv(name, default)
 
@@ -88,7 +99,7 @@ def parse_database_url(url: str) -> dict:
         name = unquote(parts.path[1:] if parts.path.startswith("//") else parts.path)
         if not name:
             raise ImproperlyConfigured("DATABASE_URL for sqlite needs a path: sqlite:////abs/path")
-        return {"ENGINE": engine, "NAME": name, "OPTIONS": {"timeout": 30}}
+        return {"ENGINE": engine, "NAME": name, "OPTIONS": dict(SQLITE_OPTIONS)}
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ImproperlyConfigured("DATABASE_URL has no database name")

@@ -17,6 +17,7 @@ from muses.env import (
     read_or_create_secret_key,
     storages_from_env,
 )
+from muses.tensorflow_logs import tensorflow_quiet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,6 +25,8 @@ MUSES_VAR_DIR = env_path("MUSES_VAR_DIR", BASE_DIR / "var")
 MUSES_VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("MUSES_DEBUG", False)
+if not DEBUG:
+    tensorflow_quiet()  # before any app imports TensorFlow
 SECRET_KEY = env_str("SECRET_KEY", "") or read_or_create_secret_key(
     MUSES_VAR_DIR / "secret_key", allowed=DEBUG or env_bool("MUSES_LOCAL", True)
 )
@@ -117,6 +120,8 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 # Forward passes a process runs at once (web batches and bulk extraction). One pass of a
 # small network leaves cores idle between its ops; two overlapping passes keep them busy.
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
+# /custom/predict_batch computes at most this many missing features in the request.
+MUSES_BATCH_COMPUTE_MAX = env_int("MUSES_BATCH_COMPUTE_MAX", 64)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
 # The naive classes and their words (a module like naive_classification/definitions.py).
@@ -174,6 +179,22 @@ Q_CLUSTER = {
     "sync": env_bool("MUSES_Q_SYNC", False),
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
 }
+
+# django-q2 keeps its cluster stats in this cache, and each queue worker stamps there
+# whether it is busy (custom_tagging.workers): every process must share it. Redis when
+# there is one; otherwise a directory under var/ (one machine: the embedded profile).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(MUSES_VAR_DIR / "cache"),
+        }
+    )
+}
+# A queued job no worker takes for this long is reported failed.
+MUSES_JOB_QUEUE_STALE_S = env_float("MUSES_JOB_QUEUE_STALE_S", 60.0)
 
 # --- production hardening (all from the environment) -------------------------
 SESSION_COOKIE_SECURE = env_bool("MUSES_SECURE_COOKIES", False)

@@ -69,3 +69,51 @@ def test_post_takes_long_lists_in_a_json_body(api, trained_tag):
 
 def test_it_needs_a_token(anonymous):
     assert anonymous.get("/custom/predict_batch?image_id=a").status_code == 401
+
+
+def test_a_stored_image_without_features_yet_is_scored_not_called_unknown(
+    api, trained_tag, make_image
+):
+    trained_tag("red")
+    make_image("imported", color=(205, 35, 30))  # stored as an import stores it: no features
+    body = api.get("/custom/predict_batch?image_id=imported,ghost&tags=red").json()
+    assert body["predictions"]["imported"]["red"]["prediction"] is True
+    assert body["unknown_image_ids"] == ["ghost"]
+    assert body["pending_image_ids"] == []
+
+
+def test_images_beyond_the_per_request_bound_are_reported_pending_with_why(
+    api, trained_tag, make_image, settings
+):
+    settings.MUSES_BATCH_COMPUTE_MAX = 1
+    trained_tag("red")
+    make_image("first", color=(205, 35, 30))
+    make_image("second", color=(200, 40, 30))
+    body = api.get("/custom/predict_batch?image_id=first,second&tags=red").json()
+    assert list(body["predictions"]) == ["first"]
+    assert body["pending_image_ids"] == ["second"]
+    assert body["unknown_image_ids"] == []
+    assert "at most 1" in body["pending_detail"]
+
+
+def test_a_json_array_body_is_refused_with_400(api, trained_tag):
+    trained_tag("red")
+    response = api.post("/custom/predict_batch", ["red-pos-0"], format="json")
+    assert response.status_code == 400
+    assert "JSON object" in response.json()["detail"]
+
+
+def test_tags_that_are_not_text_are_refused_not_ignored(api, trained_tag):
+    trained_tag("red")
+    body = {"image_id": "red-pos-0", "tags": 7}
+    response = api.post("/custom/predict_batch", body, format="json")
+    assert response.status_code == 400
+    assert "'tags' must be" in response.json()["detail"]
+
+
+def test_nested_lists_of_image_ids_are_refused_not_coerced(api, trained_tag):
+    trained_tag("red")
+    body = {"image_id": [["red-pos-0"]], "tags": ["red"]}
+    response = api.post("/custom/predict_batch", body, format="json")
+    assert response.status_code == 400
+    assert "'image_id' must be" in response.json()["detail"]

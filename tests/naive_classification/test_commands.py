@@ -132,6 +132,14 @@ def test_the_queued_task_trains_transfer_then_fine_tuning_and_saves(with_dataset
     assert (settings.MUSES_PLOT_DIR / "queued.png").exists()
 
 
+@pytest.mark.django_db
+def test_training_prints_its_evaluation_table_once(with_dataset, caplog):
+    caplog.set_level("INFO")
+    out = train("--epochs", "1", "--target-size", str(TINY), "--weights", "none")
+    table_rows = [line for line in (out + caplog.text).splitlines() if "accuracy" in line]
+    assert len(table_rows) == 1, out + caplog.text
+
+
 # --- muses_classify ------------------------------------------------------------------------
 
 

@@ -1,3 +1,6 @@
+import logging
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -60,7 +63,8 @@ class Command(BaseCommand):
             self.stdout.write(f"queued training of {job['model_name']}: task {task_id}")
             return
         try:
-            result = classifier_train(**job, progress=options["verbosity"] > 0)
+            with evaluation_not_logged():
+                result = classifier_train(**job, progress=options["verbosity"] > 0)
         except (BackboneUnavailable, NotReady, DatasetClassesMismatch, ValueError) as exc:
             raise CommandError(str(exc)) from None
         self.report(result)
@@ -101,8 +105,30 @@ class Command(BaseCommand):
         return epochs
 
     def report(self, result) -> None:
+        # The one evaluation table: the classifier's own log line of it is filtered out.
         if result.evaluation is not None:
             self.stdout.write(result.evaluation.table())
         for plot in result.plots:
             self.stdout.write(f"plot: {plot}")
         self.stdout.write(f"saved {result.model_path}")
+
+
+class _EvaluationTableFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(EVALUATION_LOG)
+
+
+EVALUATION_LOG = "test split after"
+
+
+@contextmanager
+def evaluation_not_logged():
+    """The classifier logs its test evaluation table for Python callers; this command
+    prints the table itself, so the log line would show it twice."""
+    log = logging.getLogger("naive_classification.muses_cnn")
+    table_filter = _EvaluationTableFilter()
+    log.addFilter(table_filter)
+    try:
+        yield
+    finally:
+        log.removeFilter(table_filter)
