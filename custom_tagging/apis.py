@@ -511,7 +511,10 @@ class StateSetApi(UploadApi):
             ref_name = "StateSetOutput"
 
         tags = serializers.IntegerField()
-        versions = serializers.IntegerField()
+        versions = serializers.IntegerField(help_text="New active versions.")
+        versions_unchanged = serializers.IntegerField(
+            help_text="Models identical to the tag's active version: nothing added."
+        )
         assignments = serializers.IntegerField()
         assignments_skipped = serializers.IntegerField(help_text="Their images are not here.")
         features = serializers.IntegerField()
