@@ -18,6 +18,7 @@ from custom_tagging.api_base import (
     BaseApi,
     PredictionApi,
     PredictionUploadApi,
+    StateChangingGetApi,
     UploadApi,
     UploadSerializer,
     bool_param,
@@ -125,7 +126,7 @@ class ImageAddApi(UploadApi):
         return Response(self.OutputSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
-class AssignApi(BaseApi):
+class AssignApi(StateChangingGetApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "AssignOutput"
@@ -175,7 +176,7 @@ class AssignApi(BaseApi):
 # --- training, status, reset ----------------------------------------------------------
 
 
-class TrainApi(BaseApi):
+class TrainApi(StateChangingGetApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TrainOutput"
@@ -226,7 +227,7 @@ class StatusApi(BaseApi):
         return Response(JobOutputSerializer(services.job_get(task_id=task_id)).data)
 
 
-class TagResetApi(BaseApi):
+class TagResetApi(StateChangingGetApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TagResetOutput"

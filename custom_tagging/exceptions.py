@@ -38,6 +38,12 @@ class ImageIdTaken(APIException):
     default_code = "image_id_taken"
 
 
+class CrossSiteRefused(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "Refusing a state change requested from another site."
+    default_code = "cross_site"
+
+
 class ImageNotFound(APIException):
     status_code = status.HTTP_404_NOT_FOUND
     default_detail = "No image with this image_id."

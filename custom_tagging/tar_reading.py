@@ -295,14 +295,15 @@ def _pax_records(data: bytes) -> dict[str, str]:
     records, position = {}, 0
     while position < len(data) and data[position] != 0:
         length_text, _, _ = data[position : position + 20].partition(b" ")
-        if not length_text.isdigit() or int(length_text) <= len(length_text):
+        length = int(length_text) if length_text.isdigit() else 0
+        if not len(length_text) < length <= len(data) - position:
             raise errors.InvalidState("The state has a malformed pax header.")
-        record = data[position : position + int(length_text)]
+        record = data[position : position + length]
         key, equals, value = record[len(length_text) + 1 :].rstrip(b"\n").partition(b"=")
         if not equals or not record.endswith(b"\n"):
             raise errors.InvalidState("The state has a malformed pax header.")
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
-        position += int(length_text)
+        position += length
     return records
 
 
