@@ -95,6 +95,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", MUSES_VAR_DIR / "media")
 # MUSES_STORAGE=s3 puts media in an S3-compatible bucket (AWS_STORAGE_BUCKET_NAME, ...).
 STORAGES = storages_from_env()
+# Set (e.g. /protected-media/) when nginx serves MEDIA_ROOT from an `internal` location:
+# Django checks the token, nginx sends the file (X-Accel-Redirect).
+MUSES_MEDIA_ACCEL_REDIRECT = env_str("MUSES_MEDIA_ACCEL_REDIRECT", "")
 
 # Uploads larger than this are refused before decoding (bytes).
 MUSES_MAX_UPLOAD_BYTES = env_int("MUSES_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
