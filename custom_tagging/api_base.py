@@ -127,9 +127,14 @@ def uploaded_file(request, *, max_bytes: int | None = None) -> tuple[bytes, str]
     limit = settings.MUSES_MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
     if _declared_length(request) > limit + MULTIPART_OVERHEAD:
         raise _too_large(limit)
-    upload = request.FILES.get(UPLOAD_FIELD)
-    if upload is None:
+    uploads = request.FILES.getlist(UPLOAD_FIELD)
+    if not uploads:
         raise errors.MissingUpload()
+    if len(uploads) > 1:  # which one was meant? Refuse rather than keep the last.
+        raise errors.DuplicateUpload(
+            f"Send exactly one file in the multipart field 'data'; this request has {len(uploads)}."
+        )
+    upload = uploads[0]
     if upload.size > limit:
         raise _too_large(limit)
     return upload.read(), upload.name or ""
@@ -200,5 +205,9 @@ def image_add_from_request(request):
     from custom_tagging import services
 
     data, name = uploaded_file(request)
-    image_id = request.query_params.get("image_id") or request.data.get("image_id") or None
+    image_id = request.query_params.get("image_id")
+    if image_id is None:
+        image_id = request.data.get("image_id")
+    if image_id == "":  # an unset variable in the client, most likely: say so
+        raise errors.InvalidImageId("image_id is empty: leave it out to have one generated.")
     return services.image_add(data=data, name=name, image_id=image_id)

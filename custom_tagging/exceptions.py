@@ -14,6 +14,12 @@ class MissingUpload(APIException):
     default_code = "missing_upload"
 
 
+class DuplicateUpload(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Send exactly one file in the multipart field 'data'."
+    default_code = "duplicate_upload"
+
+
 class UploadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is too large."

@@ -3,19 +3,34 @@
 
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-# Fixtures of the custom-tagging tests (numpy backbone, API clients, stored images).
-from tests.custom_tagging.conftest import (  # noqa: F401
-    add_image,
-    anonymous,
-    api,
-    fresh_throttles,
-    labelled_tag,
-    tagging_backbone,
-    trained_tag,
-    upload,
-    user,
-)
+from tests.custom_tagging import conftest as tagging
+from tests.custom_tagging.conftest import BLUE, RED
+
+# The custom-tagging tests' fixtures (numpy backbone, API clients, stored images), shared.
+tagging_backbone = tagging.tagging_backbone
+fresh_throttles = tagging.fresh_throttles
+user, api, anonymous, upload = tagging.user, tagging.api, tagging.anonymous, tagging.upload
+add_image, labelled_tag, trained_tag = tagging.add_image, tagging.labelled_tag, tagging.trained_tag
+
+_TRAINED_STATE: list[bytes] = []
+
+
+@pytest.fixture
+def trained_red(api, trained_tag, add_image):
+    """Tag 'red', trained, with images red-pos-0 and red-neg-0 (at least). Trained once per
+    run; later tests load that state back, which takes a fraction of the time."""
+    if not _TRAINED_STATE:
+        trained_tag("red")
+        _TRAINED_STATE.append(api.get("/get_state").content)
+        return
+    add_image("red-pos-0", RED)
+    add_image("red-neg-0", BLUE)
+    state = SimpleUploadedFile("state.tar", _TRAINED_STATE[0], "application/x-tar")
+    loaded = api.post("/set_state", {"data": state}, format="multipart")
+    assert loaded.status_code == 200 and loaded.json()["versions"] == 1, loaded.content
+
 
 MUSES_APPS = ("collection", "vision", "naive_classification", "custom_tagging", "django_q")
 

@@ -21,7 +21,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from custom_tagging.models import CustomTag
-from tests.custom_tagging.conftest import BLUE, RED
 from tests.reliability.conftest import assert_refused
 
 TAG = "tags/00000.json"
@@ -120,22 +119,10 @@ def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
     return info
 
 
-_EXPORTED: list[bytes] = []
-
-
 @pytest.fixture
-def base(api, trained_tag, add_image) -> dict[str, bytes]:
-    """The members of a genuine export of 'red', renamed 'fresh' and re-signed. 'red' is
-    trained in the first test that asks; later ones load that export back (much faster)."""
-    if not _EXPORTED:
-        trained_tag("red")
-        _EXPORTED.append(api.get("/get_state").content)
-    else:
-        add_image("red-pos-0", RED)
-        add_image("red-neg-0", BLUE)
-        loaded = api.post("/set_state", as_upload(_EXPORTED[0]), format="multipart")
-        assert loaded.status_code == 200, loaded.content
-    content = _EXPORTED[0]
+def base(api, trained_red) -> dict[str, bytes]:
+    """The members of a genuine export of 'red', renamed 'fresh' and re-signed."""
+    content = api.get("/get_state").content
     with tarfile.open(fileobj=io.BytesIO(content)) as archive:
         files = {m.name: archive.extractfile(m).read() for m in archive if m.isfile()}
     return edited_tag(files, name="fresh")
