@@ -1,10 +1,13 @@
 """What every custom-tagging view shares: permission, throttles, upload and query parsing."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -30,9 +33,77 @@ class ApiOpenOrAuthenticated(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
+class RefuseCrossSite(BasePermission):
+    """A state change that another web site started in the curator's browser (a link, an
+    <img>, a form) is refused: the browser marks such requests (Sec-Fetch-Site, Origin,
+    Referer); scripts and the seed's clients send none of these headers and pass."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS and not getattr(view, "changes_state_on_get", False):
+            return True
+        reason = cross_site_reason(request)
+        if reason is not None:
+            raise errors.CrossSiteRefused(
+                f"Refusing a state change requested from another site ({reason}). "
+                "Call the API from a script or from MUSES' own pages."
+            )
+        return True
+
+
+def cross_site_reason(request) -> str | None:
+    """Why the request comes from another site, or None when it does not (or the client
+    is not a browser)."""
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return None if _is_our_origin(request, origin) else f"Origin {origin[:100]!r}"
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        # same-site is a sibling host (another subdomain), which MUSES does not trust either.
+        return None if site in ("same-origin", "none") else f"Sec-Fetch-Site: {site[:20]}"
+    referer = request.headers.get("Referer")
+    if referer is not None and not _is_our_origin(request, referer):
+        return f"Referer from {urlsplit(referer).netloc[:100]!r}"
+    return None
+
+
+def _is_our_origin(request, url: str) -> bool:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return False  # "null" (sandboxed frames, file:) or garbage
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return parts.netloc == request.get_host() or origin in settings.CSRF_TRUSTED_ORIGINS
+
+
 class BaseApi(APIView):
-    permission_classes = [ApiOpenOrAuthenticated]
+    permission_classes = [RefuseCrossSite, ApiOpenOrAuthenticated]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+
+SESSION_GET_DETAIL = (
+    "A session cookie does not authorise a state change through GET (any web page could "
+    "make the browser send it): send 'Authorization: Token <key>', or POST with the CSRF token."
+)
+
+
+class StateChangingGetApi(BaseApi):
+    """The seed's /custom/assign, /custom/train and /custom/delete change state through GET,
+    which browsers send cross-site freely (links, images) with the session cookie attached.
+    Their GET is refused cross-site and authenticated by token only; POST keeps the session
+    with Django's CSRF check."""
+
+    changes_state_on_get = True
+
+    def get_authenticators(self):
+        authenticators = super().get_authenticators()
+        # self.request is still Django's request here (set by View.setup before dispatch).
+        if getattr(self.request, "method", None) != "GET":
+            return authenticators
+        return [a for a in authenticators if not isinstance(a, SessionAuthentication)]
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.method == "GET" and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            raise exceptions.NotAuthenticated(SESSION_GET_DETAIL)
+        super().permission_denied(request, message=message, code=code)
 
 
 class UploadApi(BaseApi):
@@ -56,9 +127,14 @@ def uploaded_file(request, *, max_bytes: int | None = None) -> tuple[bytes, str]
     limit = settings.MUSES_MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
     if _declared_length(request) > limit + MULTIPART_OVERHEAD:
         raise _too_large(limit)
-    upload = request.FILES.get(UPLOAD_FIELD)
-    if upload is None:
+    uploads = request.FILES.getlist(UPLOAD_FIELD)
+    if not uploads:
         raise errors.MissingUpload()
+    if len(uploads) > 1:  # which one was meant? Refuse rather than keep the last.
+        raise errors.DuplicateUpload(
+            f"Send exactly one file in the multipart field 'data'; this request has {len(uploads)}."
+        )
+    upload = uploads[0]
     if upload.size > limit:
         raise _too_large(limit)
     return upload.read(), upload.name or ""
@@ -129,5 +205,9 @@ def image_add_from_request(request):
     from custom_tagging import services
 
     data, name = uploaded_file(request)
-    image_id = request.query_params.get("image_id") or request.data.get("image_id") or None
+    image_id = request.query_params.get("image_id")
+    if image_id is None:
+        image_id = request.data.get("image_id")
+    if image_id == "":  # an unset variable in the client, most likely: say so
+        raise errors.InvalidImageId("image_id is empty: leave it out to have one generated.")
     return services.image_add(data=data, name=name, image_id=image_id)

@@ -20,6 +20,7 @@ from custom_tagging.api_base import (
     BaseApi,
     PredictionApi,
     PredictionUploadApi,
+    StateChangingGetApi,
     UploadApi,
     UploadSerializer,
     bool_param,
@@ -132,7 +133,7 @@ class ImageAddApi(UploadApi):
         return Response(self.OutputSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
-class AssignApi(BaseApi):
+class AssignApi(StateChangingGetApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "AssignOutput"
@@ -182,7 +183,7 @@ class AssignApi(BaseApi):
 # --- training, status, reset ----------------------------------------------------------
 
 
-class TrainApi(BaseApi):
+class TrainApi(StateChangingGetApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TrainOutput"
@@ -237,7 +238,7 @@ class StatusApi(BaseApi):
         return Response(data)
 
 
-class TagResetApi(BaseApi):
+class TagResetApi(StateChangingGetApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TagResetOutput"
@@ -546,7 +547,10 @@ class StateSetApi(UploadApi):
             ref_name = "StateSetOutput"
 
         tags = serializers.IntegerField()
-        versions = serializers.IntegerField()
+        versions = serializers.IntegerField(help_text="New active versions.")
+        versions_unchanged = serializers.IntegerField(
+            help_text="Models identical to the tag's active version: nothing added."
+        )
         assignments = serializers.IntegerField()
         assignments_skipped = serializers.IntegerField(help_text="Their images are not here.")
         features = serializers.IntegerField()

@@ -14,6 +14,12 @@ class MissingUpload(APIException):
     default_code = "missing_upload"
 
 
+class DuplicateUpload(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Send exactly one file in the multipart field 'data'."
+    default_code = "duplicate_upload"
+
+
 class UploadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is too large."
@@ -36,6 +42,12 @@ class ImageIdTaken(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This image_id is already used; nothing was overwritten."
     default_code = "image_id_taken"
+
+
+class CrossSiteRefused(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "Refusing a state change requested from another site."
+    default_code = "cross_site"
 
 
 class ImageNotFound(APIException):

@@ -172,7 +172,26 @@ def tag_name_validate(name: str) -> str:
         )
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise errors.InvalidTagName("A tag name cannot contain control characters.")
+    invisible = [c for c in name if _is_invisible(c)]
+    if invisible:
+        raise errors.InvalidTagName(
+            f"A tag name cannot contain invisible or direction-changing characters "
+            f"(U+{ord(invisible[0]):04X}): two such names would look identical."
+        )
     return name
+
+
+# Joiners are part of how some scripts and emoji are written; other format characters
+# (zero-width space, bidi overrides), line separators and unusual spaces only make
+# look-alike names.
+VISIBLE_FORMAT_CHARACTERS = {"\u200c", "\u200d"}
+
+
+def _is_invisible(character: str) -> bool:
+    category = unicodedata.category(character)
+    if category == "Cf":
+        return character not in VISIBLE_FORMAT_CHARACTERS
+    return category in ("Zl", "Zp") or (category == "Zs" and character != " ")
 
 
 def tag_get(*, name: str) -> CustomTag:

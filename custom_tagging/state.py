@@ -18,13 +18,9 @@ import hashlib
 import io
 import json
 import math
-import posixpath
-import re
 import tarfile
 import time
-import zlib
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 import numpy as np
 from django.conf import settings
@@ -35,6 +31,7 @@ from django.utils import timezone
 from custom_tagging import exceptions as errors
 from custom_tagging.models import Assignment, CustomTag, TagVersion
 from custom_tagging.services import backbone_get, tag_name_validate
+from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
 from muses.vision.models import ImageFeature
 from muses.vision.store import feature_matrix, feature_row
@@ -42,9 +39,13 @@ from muses.vision.store import feature_matrix, feature_row
 FORMAT = "muses-custom-tagging-state"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-MAX_MEMBERS = 20_000
 LOOKUP_CHUNK = 500
-WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+# A version's metrics are a few nested objects (per-fold figures); deeper is not ours.
+MAX_METRICS_DEPTH = 8
+NPY_VERSIONS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
 # --- export ---------------------------------------------------------------------------
@@ -169,67 +170,21 @@ def state_read(*, data: bytes) -> StatePlan:
     """Parse and check a state tar completely; raises InvalidState or BackboneMismatch."""
     members = read_tar_members(data, max_bytes=settings.MUSES_STATE_MAX_BYTES)
     manifest = _manifest(members)
-    _check_checksums(manifest, members)
+    # Only what the manifest vouches for may be read: a member left out of 'files' could
+    # say anything (a threshold of 0) without failing a checksum.
+    members = _checksummed(manifest, members)
     dim = manifest["feature_dim"]
     tags = [_tag_plan(members, path, dim) for path in _string_list(manifest, "tags", MANIFEST)]
     names = [t.name for t in tags]
     if len(set(names)) != len(names):
         raise errors.InvalidState("The state names the same tag twice.")
     plan = StatePlan(tags=tags)
-    if manifest.get("features"):
-        plan.feature_ids, plan.features = _features(members, manifest["features"], dim)
+    features = manifest.get("features")
+    if features is not None and not isinstance(features, str):
+        raise errors.InvalidState(f"{MANIFEST}: 'features' must be null or a member name.")
+    if features:
+        plan.feature_ids, plan.features = _features(members, features, dim)
     return plan
-
-
-def read_tar_members(data: bytes, *, max_bytes: int) -> dict[str, bytes]:
-    """Every regular file of the tar, read into memory; refuses absolute paths, '..',
-    links, devices, duplicates, too many members and contents over the size cap."""
-    members: dict[str, bytes] = {}
-    total = 0
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            for count, member in enumerate(archive):
-                if count >= MAX_MEMBERS:
-                    raise errors.InvalidState(f"The state has more than {MAX_MEMBERS} members.")
-                name = _checked_name(member)
-                if member.isdir():
-                    continue
-                total += member.size
-                if total > max_bytes:
-                    raise errors.InvalidState(
-                        f"The state's contents exceed the size cap of {max_bytes:,} bytes."
-                    )
-                if name in members:
-                    raise errors.InvalidState(f"The state has two members named {name!r}.")
-                members[name] = _read_member(archive, member)
-    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
-        raise errors.InvalidState(f"The state is not a readable tar (corrupt or truncated): {exc}")
-    if not members:
-        raise errors.InvalidState("The state tar is empty.")
-    return members
-
-
-def _checked_name(member: tarfile.TarInfo) -> str:
-    raw = member.name
-    if raw.startswith(("/", "\\")) or WINDOWS_DRIVE.match(raw):
-        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: absolute path.")
-    if ".." in PurePosixPath(raw.replace("\\", "/")).parts:
-        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: '..' in its path.")
-    if member.issym() or member.islnk():
-        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: links are not allowed.")
-    if member.isdev():
-        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: devices are not allowed.")
-    if not (member.isfile() or member.isdir()):
-        raise errors.InvalidState(f"Refusing member {raw[:200]!r}: not a regular file.")
-    return posixpath.normpath(raw)
-
-
-def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    handle = archive.extractfile(member)
-    content = handle.read() if handle is not None else b""
-    if len(content) != member.size:
-        raise errors.InvalidState(f"The member {member.name!r} is truncated.")
-    return content
 
 
 def _json_member(members: dict[str, bytes], name: str):
@@ -239,6 +194,8 @@ def _json_member(members: dict[str, bytes], name: str):
         return json.loads(members[name].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise errors.InvalidState(f"{name} is not valid JSON: {exc}")
+    except RecursionError:
+        raise errors.InvalidState(f"{name} is nested too deeply to be a state document.")
 
 
 def _manifest(members: dict[str, bytes]) -> dict:
@@ -266,15 +223,17 @@ def _check_backbone(manifest: dict) -> None:
         )
 
 
-def _check_checksums(manifest: dict, members: dict[str, bytes]) -> None:
+def _checksummed(manifest: dict, members: dict[str, bytes]) -> dict[str, bytes]:
+    """The members listed in the manifest's 'files', each matching its sha256."""
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise errors.InvalidState(f"{MANIFEST} has no 'files' checksums.")
     for name, digest in files.items():
         if name not in members:
-            raise errors.InvalidState(f"The state is missing {name!r} (truncated?).")
+            raise errors.InvalidState(f"The state is missing {name[:200]!r} (truncated?).")
         if hashlib.sha256(members[name]).hexdigest() != digest:
-            raise errors.InvalidState(f"{name!r} does not match its checksum (corrupt).")
+            raise errors.InvalidState(f"{name[:200]!r} does not match its checksum (corrupt).")
+    return {name: members[name] for name in files}
 
 
 def _string_list(doc: dict, key: str, where: str) -> list[str]:
@@ -294,6 +253,10 @@ def _number(doc: dict, key: str, where: str, *, low: float, high: float) -> floa
 
 
 def _tag_plan(members: dict[str, bytes], path: str, dim: int) -> TagPlan:
+    if path not in members:
+        raise errors.InvalidState(
+            f"{MANIFEST} lists {path[:200]!r}, which is not a checksummed member."
+        )
     doc = _json_member(members, path)
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
         raise errors.InvalidState(f"{path}: not a tag document.")
@@ -320,6 +283,9 @@ def _assignments(doc: dict, path: str) -> dict[str, list[str]]:
         bad = [i for i in ids if not IMAGE_ID_RE.match(i)]
         if bad:
             raise errors.InvalidState(f"{path}: invalid image_id {bad[0][:80]!r}.")
+        twice = _first_duplicate(ids)
+        if twice is not None:
+            raise errors.InvalidState(f"{path}: {label} lists image {twice!r} twice.")
         result[label] = ids
     if set(result["positive"]) & set(result["negative"]):
         raise errors.InvalidState(f"{path}: an image is both positive and negative.")
@@ -335,7 +301,7 @@ def _model(members, model: dict, path: str, dim: int) -> tuple[dict, np.ndarray]
         "intercept": _number(model, "intercept", path, low=-1e6, high=1e6),
         "positives": int(_number(model, "positives", path, low=0, high=2**31)),
         "negatives": int(_number(model, "negatives", path, low=0, high=2**31)),
-        "metrics": model.get("metrics") if isinstance(model.get("metrics"), dict) else {},
+        "metrics": _metrics(model, path),
         "created": str(model.get("created", ""))[:40],
     }
     coef = _array(members, model["coef"], path)
@@ -344,18 +310,72 @@ def _model(members, model: dict, path: str, dim: int) -> tuple[dict, np.ndarray]
     return clean, coef
 
 
+def _first_duplicate(values: list[str]) -> str | None:
+    seen = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
+def _metrics(model: dict, path: str) -> dict:
+    metrics = model.get("metrics")
+    if not isinstance(metrics, dict):
+        return {}
+    if _depth(metrics) > MAX_METRICS_DEPTH:
+        raise errors.InvalidState(
+            f"{path}: 'metrics' is nested more than {MAX_METRICS_DEPTH} deep."
+        )
+    return metrics
+
+
+def _depth(value) -> int:
+    """How deeply lists and objects nest (iteratively: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _array(members: dict[str, bytes], name: str, where: str) -> np.ndarray:
     if name not in members:
-        raise errors.InvalidState(f"{where}: the state has no {name!r}.")
+        raise errors.InvalidState(f"{where}: the state has no {name[:200]!r}.")
+    _check_npy_header(members[name], name)
     try:
         array = np.load(io.BytesIO(members[name]), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise errors.InvalidState(f"{name} is not a plain numeric .npy array: {exc}")
-    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
-        raise errors.InvalidState(f"{name} must hold floating-point numbers.")
     if not np.all(np.isfinite(array)):
         raise errors.InvalidState(f"{name} holds NaN or infinite values.")
     return array.astype(np.float32)
+
+
+def _check_npy_header(content: bytes, name: str) -> None:
+    """A float array whose header's shape matches the bytes that follow it: np.load would
+    allocate whatever shape the header claims (terabytes) before reading a byte."""
+    buffer = io.BytesIO(content)
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version not in NPY_VERSIONS:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, _, dtype = NPY_VERSIONS[version](buffer)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise errors.InvalidState(f"{name} is not a plain numeric .npy array: {exc}")
+    if dtype.kind != "f" or dtype.hasobject:
+        raise errors.InvalidState(f"{name} must hold floating-point numbers.")
+    if (
+        any(d < 0 for d in shape)
+        or math.prod(shape) * dtype.itemsize != len(content) - buffer.tell()
+    ):
+        raise errors.InvalidState(
+            f"{name}: its header claims shape {shape[:4]} of {dtype}, but "
+            f"{len(content) - buffer.tell():,} bytes follow it."
+        )
 
 
 def _features(members, name: str, dim: int) -> tuple[list[str], np.ndarray]:
@@ -376,7 +396,14 @@ def _features(members, name: str, dim: int) -> tuple[list[str], np.ndarray]:
 
 
 def _apply(plan: StatePlan) -> dict:
-    report = {"tags": 0, "versions": 0, "assignments": 0, "assignments_skipped": 0, "features": 0}
+    report = {
+        "tags": 0,
+        "versions": 0,
+        "versions_unchanged": 0,
+        "assignments": 0,
+        "assignments_skipped": 0,
+        "features": 0,
+    }
     all_ids = {i for t in plan.tags for ids in t.assignments.values() for i in ids}
     image_pks = _image_pks(all_ids | set(plan.feature_ids))
     for tag_plan in plan.tags:
@@ -387,7 +414,11 @@ def _apply(plan: StatePlan) -> dict:
         written, skipped = _apply_assignments(tag, tag_plan.assignments, image_pks)
         report["assignments"] += written
         report["assignments_skipped"] += skipped
-        if tag_plan.model is not None:
+        if tag_plan.model is None:
+            continue
+        if _is_active_model(tag, tag_plan):
+            report["versions_unchanged"] += 1  # loading the same state again adds nothing
+        else:
             _apply_model(tag, tag_plan)
             report["versions"] += 1
     if plan.features is not None:
@@ -420,6 +451,20 @@ def _apply_assignments(tag, assignments: dict[str, list[str]], image_pks) -> tup
     Assignment.objects.bulk_create(create, batch_size=LOOKUP_CHUNK)
     Assignment.objects.bulk_update(update, ["label"], batch_size=LOOKUP_CHUNK)
     return len(create) + len(update), skipped
+
+
+def _is_active_model(tag: CustomTag, plan: TagPlan) -> bool:
+    """The tag's active version is this very model: same backbone and weights, the same
+    coefficients bit for bit, the same intercept and threshold."""
+    backbone = backbone_get()
+    active = tag.versions.filter(is_active=True).first()
+    return (
+        active is not None
+        and (active.backbone, active.weights_digest) == (backbone.name, backbone.weights_digest)
+        and bytes(active.coef) == plan.coef.astype("<f4").tobytes()
+        and active.intercept == plan.model["intercept"]
+        and active.threshold == plan.model["threshold"]
+    )
 
 
 def _apply_model(tag: CustomTag, plan: TagPlan) -> TagVersion:

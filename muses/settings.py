@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "muses.middleware.RejectNulBytesMiddleware",
+    "muses.middleware.RejectNonUtf8PathsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -98,6 +99,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", MUSES_VAR_DIR / "media")
 # MUSES_STORAGE=s3 puts media in an S3-compatible bucket (AWS_STORAGE_BUCKET_NAME, ...).
 STORAGES = storages_from_env()
+# Set (e.g. /protected-media/) when nginx serves MEDIA_ROOT from an `internal` location:
+# Django checks the token, nginx sends the file (X-Accel-Redirect).
+MUSES_MEDIA_ACCEL_REDIRECT = env_str("MUSES_MEDIA_ACCEL_REDIRECT", "")
 
 # Uploads larger than this are refused before decoding (bytes).
 MUSES_MAX_UPLOAD_BYTES = env_int("MUSES_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
@@ -164,6 +168,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema's own URL is not an operation of the API.
+    "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "muses.schema.document_request_errors",
+    ],
 }
 
 # --- background jobs --------------------------------------------------------

@@ -1,11 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.defaults import page_not_found
-from django.views.static import serve
 from drf_spectacular.views import SpectacularSwaggerView
 
+from muses.media_views import MediaFileView
 from muses.schema import SchemaView
 
 
@@ -19,16 +18,12 @@ def not_found(request, exception=None):
 handler404 = not_found
 
 
-def media(request, path):
-    # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
-
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("custom_tagging.urls")),
-    # Media are served by Django for the embedded profile; production puts a proxy in front.
-    re_path(r"^media/(?P<path>.*)$", media),
+    # Media need the API's token too; in production nginx sends the bytes after Django says
+    # yes (MUSES_MEDIA_ACCEL_REDIRECT), or the media live on S3 behind signed URLs.
+    re_path(r"^media/(?P<path>.*)$", MediaFileView.as_view(), name="media"),
 ]

@@ -21,7 +21,7 @@ MODEL_SUFFIX = ".keras"
 # Keras ignores zip entries it does not know, so the metadata travels inside the model file.
 METADATA_ENTRY = "muses.json"
 METADATA_FORMAT = 1
-MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+MODEL_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 
 
 class ModelFileError(ValueError):

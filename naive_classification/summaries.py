@@ -211,7 +211,7 @@ def _saved_model(path: Path, configured: Path | None) -> SavedModel:
     )
 
 
-PLOT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.png$")
+PLOT_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.png\Z")
 
 
 def model_plots(stem: str) -> list[str]:

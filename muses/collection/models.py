@@ -3,7 +3,8 @@ import uuid
 
 from django.db import models
 
-IMAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# \A...\Z, not ^...$: "$" also matches before a final newline, so "abc\n" would pass.
+IMAGE_ID_RE = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 def new_image_id() -> str:

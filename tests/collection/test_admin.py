@@ -62,8 +62,8 @@ def test_the_item_page_lists_its_images_inline(curator_client, vase):
     assert page.status_code == 200 and image.image_id in page.content.decode()
 
 
-def test_media_files_are_served_for_the_thumbnails(client, vase):
+def test_media_files_are_served_for_the_thumbnails(curator_client, vase):
     _, image = vase
-    response = client.get(f"/media/{image.file.name}")
+    response = curator_client.get(f"/media/{image.file.name}")
     assert response.status_code == 200
     assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"

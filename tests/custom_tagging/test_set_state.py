@@ -58,6 +58,7 @@ def test_loading_a_state_restores_the_tag_its_model_and_assignments(api, exporte
     assert response.json() == {
         "tags": 1,
         "versions": 1,
+        "versions_unchanged": 0,
         "assignments": 12,
         "assignments_skipped": 0,
         "features": 0,
@@ -67,15 +68,37 @@ def test_loading_a_state_restores_the_tag_its_model_and_assignments(api, exporte
     assert red["prediction"] is True and red["version"] == 1
 
 
-def test_a_round_trip_gives_the_same_scores(api, trained_tag):
+def test_a_round_trip_gives_the_same_scores(api, exported):
+    api.post("/set_state", as_upload(exported), format="multipart")
+    files = files_of(exported)
+    doc = json.loads(files["tags/00000.json"])
+    imported = TagVersion.objects.get(tag__name="red", is_active=True)
+    assert imported.threshold == doc["model"]["threshold"]
+    assert imported.metrics["imported"]["version"] == 1
+    coef = np.load(io.BytesIO(files["tags/00000.coef.npy"]))
+    assert np.array_equal(imported.coef_array(), coef)
+
+
+def test_loading_the_same_state_again_adds_no_version(api, trained_tag):
     trained_tag("red")
     before = api.get("/custom/predict/red/red-neg-1").json()
     content = api.get("/get_state").content
-    api.post("/set_state", as_upload(content), format="multipart")
-    after = api.get("/custom/predict/red/red-neg-1").json()
-    assert after["version"] == 2 and after["score"] == before["score"]
-    assert after["threshold"] == before["threshold"]
-    assert TagVersion.objects.get(number=2).metrics["imported"]["version"] == 1
+    for _ in range(2):
+        body = api.post("/set_state", as_upload(content), format="multipart").json()
+        assert body["versions"] == 0 and body["versions_unchanged"] == 1
+    assert TagVersion.objects.filter(tag__name="red").count() == 1
+    assert api.get("/custom/predict/red/red-neg-1").json() == before
+
+
+def test_a_state_with_another_threshold_adds_a_new_active_version(api, trained_tag):
+    trained_tag("red")
+    files = files_of(api.get("/get_state").content)
+    doc = json.loads(files["tags/00000.json"])
+    doc["model"]["threshold"] = 0.999
+    files["tags/00000.json"] = json.dumps(doc).encode()
+    body = api.post("/set_state", as_upload(build_tar(resigned(files))), format="multipart").json()
+    assert body["versions"] == 1 and body["versions_unchanged"] == 0
+    assert TagVersion.objects.get(tag__name="red", is_active=True).number == 2
 
 
 def test_assignments_of_images_not_here_are_skipped_and_counted(api, exported):
