@@ -56,14 +56,17 @@ MUTANTS = [
         "naive_classification/features.py",
         "columns = (np.arange(views.shape[1], dtype=np.int32), labels)",
         "columns = (np.arange(views.shape[1], dtype=np.int32), np.zeros_like(labels))",
-        ("tests/naive_classification/test_learning.py",),
+        (
+            "tests/naive_classification/test_features.py",
+            "tests/naive_classification/test_learning.py",
+        ),
     ),
     Mutant(
         "naive head trained on the first view only, never the augmented ones",
         "naive_classification/features.py",
         "chosen = tf.random.uniform(tf.shape(index), 0, count, dtype=tf.int32, seed=seed)",
         "chosen = tf.zeros_like(index)",
-        ("tests/naive_classification/test_muses_cnn.py",),
+        ("tests/naive_classification/test_features.py",),
     ),
     Mutant(
         "tag weights not folded back from standardised features",
