@@ -123,7 +123,7 @@ MUTANTS = [
         "custom_tagging/scoring.py",
         "return sigmoid(np.asarray(features, np.float32) @ self.weights + self.intercepts)",
         "return sigmoid(np.asarray(features, np.float32) @ self.weights)",
-        ("tests/custom_tagging/test_predict_batch.py", *THRESHOLD_TESTS),
+        ("tests/custom_tagging/test_scoring.py",),
     ),
     # --- state ------------------------------------------------------------------------
     Mutant(
