@@ -2,6 +2,8 @@
 
 Skipped, with the reason printed at the end of the run, when Playwright or /usr/bin/chromium
 is missing (Playwright's own browser download does not work here: `apt-get install chromium`).
+In CI (`CI=true`) a missing browser fails each browser test instead: a green CI run has
+driven the browser.
 """
 
 import importlib.util
@@ -32,13 +34,24 @@ def browser_missing() -> str:
     return ""
 
 
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
 def pytest_collection_modifyitems(config, items):
     reason = browser_missing()
-    if not reason:
+    if not reason or running_in_ci():
         return
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {reason}"))
+
+
+def pytest_runtest_setup(item):
+    """In CI a browser test that cannot run is a failure, not a skip."""
+    reason = browser_missing()
+    if reason and running_in_ci() and item.get_closest_marker("browser"):
+        pytest.fail(f"CI=true and the browser tests cannot run: {reason}", pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -49,7 +62,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for report in reports
         if hasattr(report, "keywords")
     )
-    if reason and collected:
+    if reason and collected and not running_in_ci():
         terminalreporter.write_sep("!", f"BROWSER TESTS SKIPPED: {reason}", yellow=True, bold=True)
 
 

@@ -11,6 +11,7 @@ from skimage import data as skdata
 
 from muses.vision import efficientnet_lite0 as lite0
 from muses.vision.backbones import get_backbone, imagenet_class_names
+from tests.conftest import SAMPLE_DIR
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat"}
 COFFEE_CLASSES = {"espresso", "cup"}
@@ -161,3 +162,20 @@ def _state_shaped_like(model) -> dict:
             for name in ("weight", "bias", "running_mean", "running_var"):
                 state[f"{prefix}.{name}"] = np.ones(shapes[0], np.float32)
     return state
+
+
+SAMPLE_IMAGES = sorted((SAMPLE_DIR / "egyptian-cc0" / "images").glob("*.jpg"))[:16]
+# BENCHMARKS.md states 1.4e-5 on features of magnitude ~5; float32 reassociation of the
+# folded products stays well inside this, a wrong scale, bias or epsilon does not.
+FOLDING_TOLERANCE = 1e-4
+
+
+@pytest.mark.slow
+def test_folded_network_gives_the_unfolded_networks_features_on_real_images(backbone):
+    reference = lite0._features_of(lite0._imagenet_classifier(224, None))
+    pixels = np.stack([backbone.preprocess(PILImage.open(path)) for path in SAMPLE_IMAGES])
+    expected = np.asarray(reference(lite0.normalize(pixels.astype(np.float32)), training=False))
+    folded = backbone.extract(pixels)
+    assert expected.shape == folded.shape == (len(SAMPLE_IMAGES), lite0.FEATURE_DIM)
+    assert np.abs(expected).max() > 1.0  # real activations, not a dead network
+    assert np.abs(folded - expected).max() < FOLDING_TOLERANCE
