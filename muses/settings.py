@@ -8,6 +8,7 @@ from pathlib import Path
 
 from muses.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -117,6 +118,13 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 # Forward passes a process runs at once (web batches and bulk extraction). One pass of a
 # small network leaves cores idle between its ops; two overlapping passes keep them busy.
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
+# The engine that runs the backbones (muses/vision/inference.py): auto = OpenVINO when it
+# imports and compiles the network, else TensorFlow; the precision: auto = bf16 where the
+# CPU has it (adopted by the quality benches), else fp32.
+MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
+MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16"))
+# Threads OpenVINO gives the network; 0 = every core.
+MUSES_INFERENCE_THREADS = env_int("MUSES_INFERENCE_THREADS", 0)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
 MUSES_CONFIG = {
