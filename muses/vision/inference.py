@@ -272,45 +272,54 @@ def write_ir(model, path: Path) -> None:
 
 
 def engine_for(backbone, *, probe: np.ndarray):
-    """The engine the settings ask for, built and compiled for the probe's dtype; with
-    MUSES_INFERENCE=auto, TensorFlow when OpenVINO cannot run (said in the log)."""
+    """The engine of a backbone (see engine_build), its IR cached by weights digest."""
+    return engine_build(
+        graph=backbone.graph,
+        name=backbone.name,
+        probe=probe,
+        cache_key=backbone.engine_cache_key(),
+        model_json=backbone.architecture(),
+    )
+
+
+def engine_build(
+    *, graph, name: str, probe: np.ndarray, cache_key: str | None = None, model_json: str = ""
+):
+    """The engine the settings ask for, built and compiled for the probe's shape and dtype;
+    with MUSES_INFERENCE=auto, TensorFlow when OpenVINO cannot run (said in the log)."""
     choice, precision = settings.MUSES_INFERENCE, settings.MUSES_PRECISION
     if choice == "tensorflow":
         if precision not in (AUTO, "fp32"):
             raise EngineUnavailable(
                 f"MUSES_PRECISION={precision} needs OpenVINO; TensorFlow runs fp32 only."
             )
-        return _announce(TensorFlowEngine(backbone.graph), backbone, "MUSES_INFERENCE")
+        return _announce(TensorFlowEngine(graph), name, "MUSES_INFERENCE")
     try:
-        engine = openvino_engine(backbone, precision=precision, probe=probe)
+        engine = OpenVinoEngine(
+            graph,
+            input_shape=probe.shape,
+            precision=openvino_precision(precision),
+            cache_key=cache_key,
+            model_json=model_json,
+        )
+        engine.run(probe[None])  # compile now: a failure falls back before any vector is made
     except Exception as exc:  # not installed, or cannot compile this network
         if choice == "openvino" or precision not in (AUTO, "fp32"):
-            raise EngineUnavailable(f"OpenVINO cannot run {backbone.name}: {exc}") from exc
-        engine = TensorFlowEngine(backbone.graph)
-        return _announce(engine, backbone, f"OpenVINO unavailable: {exc}")
+            raise EngineUnavailable(f"OpenVINO cannot run {name}: {exc}") from exc
+        return _announce(TensorFlowEngine(graph), name, f"OpenVINO unavailable: {exc}")
     reason = "MUSES_INFERENCE" if choice == "openvino" else "the faster engine on a CPU"
-    return _announce(engine, backbone, reason)
+    return _announce(engine, name, reason)
 
 
-def openvino_engine(backbone, *, precision: str, probe: np.ndarray) -> OpenVinoEngine:
-    openvino_core()
+def openvino_precision(precision: str) -> str:
+    openvino_core()  # raises EngineUnavailable when OpenVINO is not installed
     if precision == AUTO:
-        precision = "bf16" if "bf16" in ADOPTED_PRECISIONS and cpu_has_bf16() else "fp32"
-    elif precision == "bf16" and not cpu_has_bf16():
+        return "bf16" if "bf16" in ADOPTED_PRECISIONS and cpu_has_bf16() else "fp32"
+    if precision == "bf16" and not cpu_has_bf16():
         raise EngineUnavailable("MUSES_PRECISION=bf16 but this CPU has no bf16 kernels")
-    engine = OpenVinoEngine(
-        backbone.graph,
-        input_shape=probe.shape,
-        precision=precision,
-        cache_key=backbone.engine_cache_key(),
-        model_json=backbone.architecture(),
-    )
-    engine.run(probe[None])  # compile now: a failure falls back before any vector is made
-    return engine
+    return precision
 
 
-def _announce(engine, backbone, reason: str):
-    logger.info(
-        "inference: %s %s for %s (%s)", engine.name, engine.precision, backbone.name, reason
-    )
+def _announce(engine, name: str, reason: str):
+    logger.info("inference: %s %s for %s (%s)", engine.name, engine.precision, name, reason)
     return engine
