@@ -182,19 +182,13 @@ def save_run(path: Path, backbone, figures: dict) -> None:
 # --- several engines side by side ----------------------------------------------------
 
 
-def engine_env(spec: str) -> dict:
-    engine, precision, *threads = spec.split(":")
-    env = {"MUSES_INFERENCE": engine, "MUSES_PRECISION": precision, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if threads:
-        env["MUSES_INFERENCE_THREADS"] = threads[0]
-    return env
-
-
 def run_child(spec: str, args, out: Path) -> dict:
     command = [sys.executable, __file__, "--csv", str(args.csv), "--backbone", args.backbone]
     command += ["--batch-size", str(args.batch_size), "--json", str(out)]
     if args.streams:
         command += ["--streams", str(args.streams)]
+    from bench.engine_quality import engine_env
+
     env = {**os.environ, **engine_env(spec)}
     env.pop("MUSES_VAR_DIR", None)
     result = subprocess.run(command, env=env, capture_output=True, text=True)

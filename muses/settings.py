@@ -125,6 +125,8 @@ MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "te
 MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16"))
 # Threads OpenVINO gives the network; 0 = every core.
 MUSES_INFERENCE_THREADS = env_int("MUSES_INFERENCE_THREADS", 0)
+# OpenVINO streams: batches it runs side by side, each on its share of those threads.
+MUSES_INFERENCE_STREAMS = env_int("MUSES_INFERENCE_STREAMS", 1)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
 MUSES_CONFIG = {

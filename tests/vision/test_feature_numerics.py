@@ -40,9 +40,22 @@ def store_as(image, numerics: tuple[str, str], value: float = 1.0) -> ImageFeatu
 
 
 @pytest.fixture
+def bf16_adopted(monkeypatch):
+    """As if the quality benches had adopted bf16: its vectors join the fp32 family."""
+    monkeypatch.setattr(inference, "ADOPTED_PRECISIONS", frozenset({"fp32", "bf16"}))
+
+
+@pytest.fixture
 def bf16_not_adopted(monkeypatch):
     """As if the quality benches had rejected bf16: its vectors are a family of their own."""
     monkeypatch.setattr(inference, "ADOPTED_PRECISIONS", frozenset({"fp32"}))
+
+
+def test_bf16_as_shipped_is_a_family_of_its_own():
+    # bench/engine_quality.py: bf16 did not keep the tags' quality on this collection.
+    assert inference.numerics_family("openvino", "bf16") != inference.FP32_FAMILY
+    assert inference.numerics_family("openvino", "fp32") == inference.FP32_FAMILY
+    assert inference.numerics_family("tensorflow", "fp32") == inference.FP32_FAMILY
 
 
 def test_each_stored_vector_records_the_engine_and_precision_that_computed_it(
@@ -71,7 +84,9 @@ def test_an_openvino_process_accepts_the_vectors_tensorflow_stored(
     assert features_extract(backbone=tiny_backbone).extracted == 0  # nothing recomputed
 
 
-def test_adopted_bf16_vectors_are_accepted_beside_fp32_ones(tiny_backbone, settings, make_image):
+def test_adopted_bf16_vectors_are_accepted_beside_fp32_ones(
+    tiny_backbone, settings, make_image, bf16_adopted
+):
     bf16_image, fp32_image = make_image(color=(9, 9, 9)), make_image(color=(99, 9, 9))
     store_as(bf16_image, ("openvino", "bf16"), 2.0)
     store_as(fp32_image, ("tensorflow", "fp32"), 3.0)

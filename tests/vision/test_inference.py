@@ -60,6 +60,7 @@ def test_openvino_asked_for_by_name_but_unable_to_run_is_an_error_saying_why(
     tiny_backbone, settings, monkeypatch, tmp_path
 ):
     settings.MUSES_WEIGHTS_DIR = tmp_path  # no converted network cached there
+
     def broken(*args, **kwargs):
         raise RuntimeError("Cannot create Convolution layer")
 
@@ -86,6 +87,17 @@ def test_auto_precision_is_fp32_on_a_cpu_without_bf16_kernels(tiny_backbone, set
     monkeypatch.setattr(inference, "cpu_has_bf16", lambda: False)
     use_engine(tiny_backbone, settings, "openvino", "auto").extract(pixels(1))
     assert tiny_backbone.numerics == ("openvino", "fp32")
+
+
+def test_auto_precision_takes_bf16_only_once_the_benches_adopted_it(
+    tiny_backbone, settings, monkeypatch
+):
+    monkeypatch.setattr(inference, "cpu_has_bf16", lambda: True)
+    use_engine(tiny_backbone, settings, "openvino", "auto").extract(pixels(1))
+    assert tiny_backbone.numerics == ("openvino", "fp32")
+    monkeypatch.setattr(inference, "ADOPTED_PRECISIONS", frozenset({"fp32", "bf16"}))
+    use_engine(tiny_backbone, settings, "openvino", "auto").extract(pixels(1))
+    assert tiny_backbone.numerics == ("openvino", "bf16")
 
 
 def test_the_converted_network_is_cached_by_weights_digest_and_read_back(
