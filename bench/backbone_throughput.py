@@ -1,13 +1,19 @@
-"""Raw backbone throughput (batch 32, tensors only) against this machine's fp32 matmul peak,
-and the EfficientNet-Lite0 variants: plain Keras loop vs MUSES' paths, all in one run.
+"""Raw backbone throughput (batch 32, tensors only) against this machine's fp32 matmul peak:
+every inference engine and precision side by side (each in a process of its own, rounds
+interleaved), then the EfficientNet-Lite0 variants: plain Keras loop vs MUSES' paths, all
+in one run.
 
     .venv/bin/python bench/backbone_throughput.py [--backbones efficientnet_lite0,vgg19]
-        [--seconds 20]
+        [--seconds 20] [--engines tensorflow:fp32,openvino:fp32,openvino:bf16] [--rounds 2]
 """
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,11 +99,88 @@ def variants(backbone, weights):
     }
 
 
+def sample_batch(backbone) -> np.ndarray:
+    """The first BATCH images of the collection (random pixels where it is not here)."""
+    from bench.engine_quality import DEFAULT_DATA
+
+    files = sorted((DEFAULT_DATA / "images").glob("*.jpg"))[:BATCH]
+    if len(files) < BATCH:
+        shape = (BATCH, backbone.input_size, backbone.input_size, 3)
+        return np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    return np.stack([backbone.pixels(path) for path in files])
+
+
+def engine_worker(name: str, seconds: float, out: Path) -> None:
+    """(in a child) this process's engine on one backbone: rates and the batch's vectors."""
+    if name == "vgg19":
+        keras.utils.set_random_seed(0)  # the same random weights in every process
+    backbone = get_backbone(name, weights="imagenet" if name != "vgg19" else None)
+    batch = sample_batch(backbone)
+    features = backbone.extract(batch, batch_size=BATCH)
+    one = images_per_second(lambda x: backbone.extract(x, batch_size=BATCH), batch, seconds)
+    streams = settings.MUSES_NETWORK_STREAMS
+    together, cpu_ms = raw_rate(backbone, BATCH, seconds, streams=streams)
+    single = batch[:1]
+    backbone.extract(single, batch_size=1)
+    latency = []
+    for _ in range(30):
+        start = time.perf_counter()
+        backbone.extract(single, batch_size=1)
+        latency.append(time.perf_counter() - start)
+    np.save(out.with_suffix(".npy"), features)
+    figures = {"one": one, "streams": together, "cpu_ms": cpu_ms, "numerics": backbone.numerics}
+    figures["latency_ms"] = statistics.median(latency) * 1000
+    out.write_text(json.dumps(figures))
+
+
+def compare_engines(name: str, specs: list[str], args, flops: float, peak: float) -> None:
+    from bench.engine_quality import engine_env
+
+    scratch = Path(tempfile.mkdtemp(prefix="muses-bench-throughput-"))
+    runs: dict[str, list[dict]] = {spec: [] for spec in specs}
+    for round_index in range(args.rounds):
+        for spec in specs:
+            out = scratch / f"{spec.replace(':', '-')}-{round_index}.json"
+            command = [sys.executable, __file__, "--worker", name, "--out", str(out)]
+            command += ["--seconds", str(args.seconds)]
+            env = {**os.environ, **engine_env(spec)}
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{spec} failed:\n{done.stderr[-3000:]}")
+            runs[spec].append(json.loads(out.read_text()))
+    reference = np.load(scratch / f"{specs[0].replace(':', '-')}-0.npy")
+    streams = settings.MUSES_NETWORK_STREAMS
+    print(f"  engines, each in its own process, {args.rounds} round(s) interleaved (median):")
+    base = statistics.median(r["streams"] for r in runs[specs[0]])
+    for spec in specs:
+        one = statistics.median(r["one"] for r in runs[spec])
+        together = statistics.median(r["streams"] for r in runs[spec])
+        cpu = statistics.median(r["cpu_ms"] for r in runs[spec])
+        latency = statistics.median(r["latency_ms"] for r in runs[spec])
+        features = np.load(scratch / f"{spec.replace(':', '-')}-0.npy")
+        rel = np.abs(features - reference).max() / np.abs(reference).max()
+        print(
+            f"    {spec:22s} one pass {one:7.1f} img/s; {streams} at once {together:7.1f} img/s "
+            f"({together / base:4.2f}x {specs[0]}, {together * flops / peak:5.1%} of peak, "
+            f"{cpu:.2f} CPU ms/img); one image alone {latency:.1f} ms; "
+            f"max rel diff vs {specs[0]} {rel:.1e}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backbones", default="efficientnet_lite0,vgg19")
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--engines", default="tensorflow:fp32,openvino:fp32,openvino:bf16")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-variants", action="store_true", help="Engines only.")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        engine_worker(args.worker, args.seconds, args.out)
+        return
+    specs = [s for s in args.engines.split(",") if s]
     peak = matmul_peak_gflops()
     print(f"fp32 matmul peak (numpy, 2048x2048): {peak:.0f} GFLOP/s")
     for name in args.backbones.split(","):
@@ -108,6 +191,10 @@ def main() -> None:
         shape = (BATCH, backbone.input_size, backbone.input_size, 3)
         batch = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
         print(f"\n{name} at {backbone.input_size}px: {flops:.2f} GFLOP/image")
+        if specs:
+            compare_engines(name, specs, args, flops, peak)
+        if args.no_variants:
+            continue
         reference = None
         for label, run in variants(backbone, weights).items():
             rate = images_per_second(run, batch, args.seconds)

@@ -2,11 +2,20 @@
 tensor throughput of the same backbone measured in the same run.
 
     .venv/bin/python bench/bulk_extraction.py [--csv PATH] [--backbone efficientnet_lite0]
+    .venv/bin/python bench/bulk_extraction.py --engines tensorflow:fp32,openvino:fp32,openvino:bf16
+
+With --engines, each engine:precision[:threads] runs the whole bench in a process of its
+own (engines' thread pools would otherwise take turns with each other), round after round
+interleaved, and the table compares them with the first one, the quality of their
+features beside: how far their vectors are from the first's, and the custom-tag protocol
+of bench/tagging_quality.py on them.
 """
 
 import argparse
+import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,7 +81,7 @@ def collection_sources() -> list:
     return [image_source(image) for image in Image.objects.order_by("id")]
 
 
-def main() -> None:
+def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--backbone", default="efficientnet_lite0")
@@ -81,7 +90,21 @@ def main() -> None:
     parser.add_argument(
         "--streams", type=int, default=None, help="Default: MUSES_NETWORK_STREAMS (2)."
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--engines",
+        default="",
+        help="Compare these engine:precision[:threads], each in its own process.",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="Interleaved rounds (--engines).")
+    parser.add_argument("--json", type=Path, default=None, help="Write figures and vectors here.")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.engines:
+        compare_engines(args)
+        return
     prepare(args.csv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "muses.settings")
     import django
@@ -135,6 +158,90 @@ def main() -> None:
         f"{raw_cpu / (raw_cpu + decode_ms):.0%} of raw here"
     )
     print(f"peak memory of this process: {peak_mib:.0f} MiB")
+    print(f"engine {backbone.engine.name} {backbone.engine.precision}")
+    if args.json:
+        figures = {"bulk": bulk, "raw": raw, "single": single[0], "peak_mib": peak_mib}
+        save_run(args.json, backbone, figures)
+
+
+def save_run(path: Path, backbone, figures: dict) -> None:
+    """The run's figures (JSON) and every stored vector by file name (.npz beside it)."""
+    from muses.vision.models import ImageFeature
+
+    rows = ImageFeature.objects.filter(backbone=backbone.name).select_related("image")
+    vectors = {
+        Path(row.image.original_name or row.image.image_id).name: row.as_array() for row in rows
+    }
+    import numpy as np
+
+    np.savez(path.with_suffix(".npz"), **vectors)
+    figures = {**figures, "engine": backbone.engine.name, "precision": backbone.engine.precision}
+    path.write_text(json.dumps(figures))
+
+
+# --- several engines side by side ----------------------------------------------------
+
+
+def run_child(spec: str, args, out: Path) -> dict:
+    command = [sys.executable, __file__, "--csv", str(args.csv), "--backbone", args.backbone]
+    command += ["--batch-size", str(args.batch_size), "--json", str(out)]
+    if args.streams:
+        command += ["--streams", str(args.streams)]
+    from bench.engine_quality import engine_env
+
+    env = {**os.environ, **engine_env(spec)}
+    env.pop("MUSES_VAR_DIR", None)
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{spec} failed:\n{result.stderr[-3000:]}")
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("features")]
+    print(f"  [{spec}] " + "\n  ".join(lines[-6:]), flush=True)
+    return json.loads(out.read_text())
+
+
+def compare_engines(args) -> None:
+    specs = [s.strip() for s in args.engines.split(",") if s.strip()]
+    scratch = Path(tempfile.mkdtemp(prefix="muses-bench-engines-"))
+    runs: dict[str, list[dict]] = {spec: [] for spec in specs}
+    for round_index in range(args.rounds):
+        for spec in specs:
+            out = scratch / f"{spec.replace(':', '-')}-{round_index}.json"
+            print(f"round {round_index + 1}, {spec}:", flush=True)
+            runs[spec].append(run_child(spec, args, out))
+    vectors = {spec: dict(load_vectors(scratch, spec)) for spec in specs}
+    print_engine_table(specs, runs, vectors, args.csv)
+
+
+def load_vectors(scratch: Path, spec: str):
+    import numpy as np
+
+    return np.load(scratch / f"{spec.replace(':', '-')}-0.npz").items()
+
+
+def print_engine_table(specs, runs, vectors, csv_path: Path) -> None:
+    from bench.engine_quality import feature_agreement, tag_quality
+
+    reference = specs[0]
+    base = statistics.median(r["bulk"] for r in runs[reference])
+    print(f"\nbulk extraction, {len(vectors[reference])} images; ratios against {reference}")
+    print(
+        f"{'engine:precision':24s} {'bulk img/s (each round)':30s} {'ratio':>6s} "
+        f"{'raw img/s':>9s} {'peak MiB':>8s}  features vs {reference}"
+    )
+    for spec in specs:
+        bulks = [r["bulk"] for r in runs[spec]]
+        bulk = statistics.median(bulks)
+        raw = statistics.median(r["raw"] for r in runs[spec])
+        peak = max(r["peak_mib"] for r in runs[spec])
+        agreement = feature_agreement(vectors[reference], vectors[spec])
+        each = ", ".join(f"{b:.1f}" for b in bulks)
+        print(
+            f"{spec:24s} {bulk:7.1f} ({each})".ljust(56)
+            + f" {bulk / base:5.2f}x {raw:9.1f} {peak:8.0f}  {agreement}"
+        )
+    print("\nquality on these vectors (bench/tagging_quality.py protocol, 20 draws):")
+    for spec in specs:
+        print(f"  {spec}: {tag_quality(vectors[reference], vectors[spec], csv_path)}")
 
 
 if __name__ == "__main__":

@@ -45,14 +45,15 @@ from muses.collection.media import local_path
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
 from muses.vision.decode import DecodedImage, ImageDecodeError
-from muses.vision.models import ImageFeature
 from muses.vision.store import (
+    compatible_features,
     extraction_announced,
     feature_matrix,
     features_extract,
     features_of_pixels,
     image_features_compute,
     image_features_store,
+    images_missing_features,
 )
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def _decoded_upload(data: bytes, name: str) -> tuple[DecodedImage, np.ndarray, B
 
 def stored_features(*, image: Image) -> np.ndarray:
     """The image's stored vector; computed once for an imported image that has none."""
-    row = ImageFeature.objects.filter(image=image, backbone=settings.MUSES_BACKBONE).first()
+    row = compatible_features(settings.MUSES_BACKBONE).filter(image=image).first()
     if row is not None:
         return row.as_array()
     try:
@@ -356,10 +357,8 @@ def training_data(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
     matrix = feature_matrix(settings.MUSES_BACKBONE)
     found, features = matrix.rows_for(list(labels))
     if len(found) < len(labels):
-        missing = Image.objects.filter(tag_assignments__tag=tag).exclude(
-            features__backbone=settings.MUSES_BACKBONE
-        )
-        features_extract(images=missing.order_by("id"), backbone=backbone_get())
+        missing = images_missing_features(settings.MUSES_BACKBONE)
+        features_extract(images=missing.filter(tag_assignments__tag=tag), backbone=backbone_get())
         found, features = matrix.rows_for(list(labels))
     y = np.array([labels[i] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
     if y.sum() == 0 or y.sum() == len(y):
@@ -372,9 +371,8 @@ def training_data(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _weights_digest(tag: CustomTag) -> str:
     return (
-        ImageFeature.objects.filter(
-            backbone=settings.MUSES_BACKBONE, image__tag_assignments__tag=tag
-        )
+        compatible_features(settings.MUSES_BACKBONE)
+        .filter(image__tag_assignments__tag=tag)
         .values_list("weights_digest", flat=True)
         .first()
         or ""
@@ -832,9 +830,9 @@ def library_prediction_run(*, job_pk: int) -> PredictionJob | None:
 
 
 def _library_predict(job: PredictionJob) -> None:
-    images_missing = Image.objects.exclude(features__backbone=settings.MUSES_BACKBONE)
+    images_missing = images_missing_features(settings.MUSES_BACKBONE)
     if images_missing.exists():
-        features_extract(images=images_missing.order_by("id"), backbone=backbone_get())
+        features_extract(images=images_missing, backbone=backbone_get())
     job_progress(model=PredictionJob, pk=job.pk, fraction=0.1)
     models = active_models(job.tag_names)
     _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()

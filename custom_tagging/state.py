@@ -33,6 +33,7 @@ from custom_tagging.models import Assignment, CustomTag, TagVersion
 from custom_tagging.services import backbone_get, tag_name_validate
 from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
+from muses.vision.inference import FP32_FAMILY, configured_family, family_numerics
 from muses.vision.models import ImageFeature
 from muses.vision.store import feature_matrix, feature_row
 
@@ -68,6 +69,9 @@ def state_export(*, include_features: bool = False) -> bytes:
         "backbone": backbone.name,
         "weights_digest": backbone.weights_digest,
         "feature_dim": backbone.feature_dim,
+        # Which vectors these are (muses.vision.inference.numerics_family): another
+        # installation takes them only into a matrix of the same family.
+        "numerics_family": configured_family(),
         "created": timezone.now().isoformat(),
         "tags": tag_paths,
         "features": "features/vectors.npy" if include_features else None,
@@ -215,6 +219,14 @@ def _check_backbone(manifest: dict) -> None:
     backbone = backbone_get()
     theirs = (manifest.get("backbone"), manifest.get("weights_digest"), manifest.get("feature_dim"))
     ours = (backbone.name, backbone.weights_digest, backbone.feature_dim)
+    # States written before vectors recorded their numerics hold TensorFlow fp32 vectors.
+    family = manifest.get("numerics_family", FP32_FAMILY)
+    if family != configured_family():
+        raise errors.BackboneMismatch(
+            f"The state's features are of the {family!r} numerics family; this installation "
+            f"stores and reads {configured_family()!r} vectors (MUSES_PRECISION), and the two "
+            "are never mixed."
+        )
     if theirs != ours:
         raise errors.BackboneMismatch(
             f"The state was made with backbone {theirs[0]!r} (weights {theirs[1]!r}, "
@@ -500,8 +512,9 @@ def _apply_features(plan: StatePlan, image_pks: dict[str, int]) -> int:
             backbone=backbone.name, image_id__in=[p for p in pks if p]
         ).values_list("image_id", flat=True)
     )
+    numerics = family_numerics(configured_family())  # computed elsewhere, same family
     rows = [
-        feature_row(Image(pk=pk), backbone, vector)
+        feature_row(Image(pk=pk), backbone, vector, numerics)
         for pk, vector in zip(pks, plan.features)
         if pk is not None and pk not in have
     ]

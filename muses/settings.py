@@ -8,6 +8,7 @@ from pathlib import Path
 
 from muses.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -126,6 +127,15 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
 # /custom/predict_batch computes at most this many missing features in the request.
 MUSES_BATCH_COMPUTE_MAX = env_int("MUSES_BATCH_COMPUTE_MAX", 64)
+# The engine that runs the backbones (muses/vision/inference.py): auto = OpenVINO when it
+# imports and compiles the network, else TensorFlow; the precision: auto = bf16 where the
+# CPU has it (adopted by the quality benches), else fp32.
+MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
+MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16"))
+# Threads OpenVINO gives the network; 0 = every core.
+MUSES_INFERENCE_THREADS = env_int("MUSES_INFERENCE_THREADS", 0)
+# OpenVINO streams: batches it runs side by side, each on its share of those threads.
+MUSES_INFERENCE_STREAMS = env_int("MUSES_INFERENCE_STREAMS", 1)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
 
 # The naive classes and their words (a module like naive_classification/definitions.py).

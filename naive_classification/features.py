@@ -16,12 +16,38 @@ from naive_classification.data import SplitData, image_stream
 DEFAULT_VIEWS = 4
 
 
-def feature_function(model):
-    """preprocess + base of an assembled model, as one compiled inference function."""
-    import tensorflow as tf
+class BaseFeatures:
+    """preprocess + base of an assembled model as one compiled inference function, run by
+    the backbones' inference engine (OpenVINO where it runs, muses.vision.inference).
+    The engine holds the weights it was compiled with: ``forget`` once they change."""
 
-    preprocess, base = model.get_layer("preprocess"), model.get_layer("base")
-    return tf.function(lambda x: base(preprocess(x), training=False), reduce_retracing=True)
+    def __init__(self, model):
+        self.model = model
+        self._engine = None
+
+    def __call__(self, pixels) -> np.ndarray:
+        return self.engine.run(np.asarray(pixels, np.float32))
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from muses.vision.inference import engine_build
+
+            preprocess, base = self.model.get_layer("preprocess"), self.model.get_layer("base")
+            probe = np.zeros(self.model.input_shape[1:], np.float32)
+            self._engine = engine_build(
+                graph=lambda x: base(preprocess(x), training=False),
+                name=f"the frozen base of {self.model.name}",
+                probe=probe,
+            )
+        return self._engine
+
+    def forget(self) -> None:
+        self._engine = None
+
+
+def feature_function(model) -> BaseFeatures:
+    return BaseFeatures(model)
 
 
 def extract_views(
@@ -43,17 +69,15 @@ def extract_views(
         raise ValueError("augmented views need an augmenter")
     import tensorflow as tf
 
-    # One compiled call per batch for augmentation and base together.
-    augmented_features_of = tf.function(
-        lambda x: features_of(augmenter(x, training=True)), reduce_retracing=True
-    )
+    # Augmentation is TensorFlow's; the base runs on the inference engine.
+    augment = tf.function(lambda x: augmenter(x, training=True), reduce_retracing=True)
     chunks: list[list[np.ndarray]] = [[] for _ in range(views)]
     stream = image_stream(data, size, batch_size)
     with tqdm(total=len(data) * views, desc=desc, unit="view", disable=not progress) as bar:
         for pixels, _labels in stream:
             for view in range(views):
-                compute = features_of if view == 0 else augmented_features_of
-                chunks[view].append(np.asarray(compute(pixels), np.float32))
+                batch = pixels if view == 0 else augment(pixels)
+                chunks[view].append(np.asarray(features_of(batch), np.float32))
                 bar.update(int(pixels.shape[0]))
     return np.stack([np.concatenate(chunk) for chunk in chunks])
 

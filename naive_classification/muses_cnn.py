@@ -333,6 +333,7 @@ class MusesClassifier:
             )
         finally:
             self._cache.clear()  # the base changed: its cached features are stale
+            self._features_of.forget()  # and so is the engine compiled from its weights
         return result.history
 
     @property

@@ -8,6 +8,8 @@ _VAR = tempfile.mkdtemp(prefix="muses-test-")
 os.environ.setdefault("MUSES_VAR_DIR", _VAR)
 os.environ["MUSES_Q_SYNC"] = "1"
 os.environ.setdefault("MUSES_API_OPEN", "0")
+# fp32 on every CPU: the same vectors whatever the machine has (bf16 only where benched).
+os.environ.setdefault("MUSES_PRECISION", "fp32")
 
 from muses.settings import *  # noqa: E402,F403
 

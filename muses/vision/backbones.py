@@ -5,6 +5,7 @@ it keeps an ImageNet head, feature vectors into keyword probabilities.
 """
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ class Backbone:
     # ImageNet (W, b) on pooled features
     head: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _compiled: dict = field(default_factory=dict, repr=False)
+    _engine: object = field(default=None, repr=False)
 
     def preprocess(self, image: PILImage.Image) -> np.ndarray:
         return self.preprocess_fn(image, self.input_size)
@@ -82,22 +83,43 @@ class Backbone:
         best = np.argsort(-probs, axis=1)[:, :top]
         return [[(names[j], float(row[j])) for j in idx] for row, idx in zip(probs, best)]
 
-    def _forward(self, padded: np.ndarray):
-        """One traced graph per (batch size, dtype), made once: calls never retrace."""
-        import tensorflow as tf
-
-        key = (len(padded), padded.dtype.str)
-        fn = self._compiled.get(key)
-        if fn is None:
+    @property
+    def engine(self):
+        """The inference engine (muses.vision.inference), chosen and compiled on first use."""
+        if self._engine is None:
             with self._lock:
-                fn = self._compiled.get(key)
-                if fn is None:
-                    spec = tf.TensorSpec(padded.shape, tf.as_dtype(padded.dtype))
-                    fn = tf.function(self._graph).get_concrete_function(spec)
-                    self._compiled[key] = fn
-        return fn(tf.constant(padded))
+                if self._engine is None:
+                    from muses.vision.inference import engine_for
 
-    def _graph(self, pixels):
+                    blank = PILImage.new("RGB", (self.input_size, self.input_size))
+                    self._engine = engine_for(self, probe=self.preprocess(blank))
+        return self._engine
+
+    @property
+    def numerics(self) -> tuple[str, str]:
+        """(engine, precision) of the vectors this backbone computes."""
+        return self.engine.name, self.engine.precision
+
+    def engine_cache_key(self) -> str | None:
+        """Names the compiled network on disk; None for weights that are no file."""
+        if self.weights_digest == "random":
+            return None
+        return f"{self.name}-{self.input_size}px-{self.weights_digest}"
+
+    def architecture(self) -> str:
+        """The network's layers and their settings, so a cached compiled form of an edited
+        network is never taken for the current one."""
+        layers = [
+            (type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
+            for layer in self.model.layers
+        ]  # without names: Keras numbers unnamed layers anew in every build
+        return json.dumps(layers, sort_keys=True, default=str)
+
+    def _forward(self, padded: np.ndarray) -> np.ndarray:
+        return self.engine.run(padded)
+
+    def graph(self, pixels):
+        """Pixels (uint8 or float, 0..255) -> pooled features: what every engine runs."""
         import tensorflow as tf
 
         x = tf.cast(pixels, tf.float32)

@@ -10,6 +10,10 @@ class ImageFeature(models.Model):
     weights_digest = models.CharField(max_length=64)
     dim = models.PositiveIntegerField()
     dtype = models.CharField(max_length=10, default="float32")
+    # Which engine computed the vector, at which precision (muses.vision.inference): vectors
+    # of different numerics families are never mixed in one matrix or one training.
+    engine = models.CharField(max_length=20, default="tensorflow")
+    precision = models.CharField(max_length=10, default="fp32")
     vector = models.BinaryField()
     created = models.DateTimeField(auto_now_add=True)
 

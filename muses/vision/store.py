@@ -19,6 +19,7 @@ from muses.collection.models import Image
 from muses.vision.backbones import Backbone, get_backbone
 from muses.vision.batching import batcher_for
 from muses.vision.decode import ImageDecodeError
+from muses.vision.inference import configured_family, family_filter, numerics_family
 from muses.vision.models import ImageFeature
 
 STORE_DTYPE = "float32"
@@ -31,19 +32,53 @@ def image_source(image: Image) -> Path | bytes:
     return stored_source(image)
 
 
-def feature_row(image: Image, backbone: Backbone, vector: np.ndarray) -> ImageFeature:
-    return ImageFeature(**_feature_fields(image, backbone, vector))
+class IncompatibleNumerics(RuntimeError):
+    """A vector of another numerics family than the one this process stores and reads."""
 
 
-def _feature_fields(image: Image, backbone: Backbone, vector: np.ndarray) -> dict:
+def feature_row(
+    image: Image, backbone: Backbone, vector: np.ndarray, numerics: tuple[str, str] | None = None
+) -> ImageFeature:
+    """A row for a vector that ``backbone`` computed (or, given ``numerics``, that its
+    (engine, precision) computed elsewhere)."""
+    return ImageFeature(**_feature_fields(image, backbone, vector, numerics))
+
+
+def _feature_fields(image: Image, backbone: Backbone, vector: np.ndarray, numerics=None) -> dict:
+    engine, precision = numerics or backbone.numerics
+    family = numerics_family(engine, precision)
+    if numerics is None and family != configured_family():
+        # The mixing rule (muses.vision.inference.numerics_family): a vector this process
+        # would never read back is refused, not stored beside the others.
+        raise IncompatibleNumerics(
+            f"{engine} {precision} vectors are of the {family!r} family; this process "
+            f"stores and reads the {configured_family()!r} family (MUSES_PRECISION)."
+        )
     return {
         "image": image,
         "backbone": backbone.name,
         "weights_digest": backbone.weights_digest,
+        "engine": engine,
+        "precision": precision,
         "dim": int(vector.shape[0]),
         "dtype": STORE_DTYPE,
         "vector": vector.astype(STORE_DTYPE).tobytes(),
     }
+
+
+def compatible_features(backbone_name: str | None = None):
+    """The backbone's stored rows that may be mixed with what this process computes: one
+    numerics family (muses.vision.inference), never two in one matrix or one training."""
+    name = backbone_name or settings.MUSES_BACKBONE
+    return ImageFeature.objects.filter(backbone=name).filter(family_filter(configured_family()))
+
+
+def _replace_incompatible(images: list[Image], backbone: Backbone) -> None:
+    """Rows of another family hold the (image, backbone) slot: the new vectors replace
+    them (switching to a precision of another family re-extracts, never mixes)."""
+    ImageFeature.objects.filter(backbone=backbone.name, image__in=images).exclude(
+        family_filter(configured_family())
+    ).delete()
 
 
 def image_features_compute(*, image: Image, backbone: Backbone | None = None) -> np.ndarray:
@@ -51,13 +86,14 @@ def image_features_compute(*, image: Image, backbone: Backbone | None = None) ->
 
     Concurrent callers are gathered into one forward pass by the dynamic batcher."""
     backbone = backbone or get_backbone()
-    existing = ImageFeature.objects.filter(image=image, backbone=backbone.name).first()
+    existing = compatible_features(backbone.name).filter(image=image).first()
     if existing is not None:
         return existing.as_array()
     pixels = backbone.pixels(image_source(image), name=image.image_id)
     vector = batcher_for(backbone).submit(pixels)
     try:
         with transaction.atomic():
+            _replace_incompatible([image], backbone)
             feature_row(image, backbone, vector).save()
     except IntegrityError:
         pass  # another worker stored it first: same image, same backbone, same vector
@@ -86,8 +122,10 @@ class ExtractionReport:
     skipped: int = 0
 
 
-def images_missing_features(backbone_name: str):
-    return Image.objects.exclude(features__backbone=backbone_name).order_by("id")
+def images_missing_features(backbone_name: str | None = None):
+    """Images with no vector of this process's numerics family for the backbone."""
+    have = compatible_features(backbone_name).values("image_id")
+    return Image.objects.exclude(pk__in=have).order_by("id")
 
 
 def features_extract(
@@ -156,8 +194,10 @@ def _decoded_batches(
 
 def _store_batch(images: list[Image], vectors: np.ndarray, backbone: Backbone) -> int:
     rows = [feature_row(img, backbone, vec) for img, vec in zip(images, vectors)]
-    # ignore_conflicts: another worker may have stored some of these meanwhile.
-    ImageFeature.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    with transaction.atomic():
+        _replace_incompatible(images, backbone)
+        # ignore_conflicts: another worker may have stored some of these meanwhile.
+        ImageFeature.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     return len(rows)
 
 
@@ -187,7 +227,7 @@ class FeatureMatrix:
         return found, matrix[[index[i] for i in found]] if found else matrix[:0]
 
     def _refresh(self) -> None:
-        qs = ImageFeature.objects.filter(backbone=self.backbone_name)
+        qs = compatible_features(self.backbone_name)
         new = self._rows(qs.filter(id__gt=self._last_feature_id))
         total = qs.aggregate(n=Count("id"), pks=Sum("image_id"))
         expected_pks = int(self._image_pks.sum()) + sum(row[1] for row in new)

@@ -3,17 +3,16 @@
 from django.conf import settings
 from django_q.tasks import async_task
 
-from muses.collection.models import Image
 from muses.vision.backbones import get_backbone
-from muses.vision.store import features_extract
+from muses.vision.store import features_extract, images_missing_features
 
 CHUNK_IMAGES = 256  # images per task: several workers share a large collection
 
 
 def features_extract_task(image_pks: list[int], backbone_name: str | None = None) -> int:
     backbone = get_backbone(backbone_name or settings.MUSES_BACKBONE)
-    images = Image.objects.filter(pk__in=image_pks).exclude(features__backbone=backbone.name)
-    return features_extract(images=images.order_by("id"), backbone=backbone).extracted
+    images = images_missing_features(backbone.name).filter(pk__in=image_pks)
+    return features_extract(images=images, backbone=backbone).extracted
 
 
 def features_enqueue(

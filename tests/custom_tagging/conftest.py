@@ -29,6 +29,8 @@ class NumpyBackbone:
     input_size = TINY_INPUT
     feature_dim = TINY_DIM
     weights_digest = "tiny-tagging-v1"
+    # What the feature store records for its vectors: exact fp32 arithmetic.
+    numerics = ("tensorflow", "fp32")
 
     def __init__(self):
         rng = np.random.default_rng(0)

@@ -134,6 +134,24 @@ def test_other_weights_of_the_same_backbone_are_refused(api, exported):
     assert "weights" in response.json()["detail"]
 
 
+def test_vectors_of_another_numerics_family_are_refused_and_never_mixed(api, exported):
+    files = resigned(files_of(exported), numerics_family="openvino-bf16")
+    response = api.post("/set_state", as_upload(build_tar(files)), format="multipart")
+    assert response.status_code == 400
+    assert "'openvino-bf16' numerics family" in response.json()["detail"]
+    assert not CustomTag.objects.exists()
+
+
+def test_a_state_from_before_vectors_recorded_their_numerics_is_read_as_fp32(api, exported):
+    manifest = json.loads(files_of(exported)["manifest.json"])
+    assert manifest["numerics_family"] == "fp32"
+    files = files_of(exported)
+    del manifest["numerics_family"]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    response = api.post("/set_state", as_upload(build_tar(files)), format="multipart")
+    assert response.status_code == 200
+
+
 def test_a_member_with_dotdot_is_refused(api, exported):
     files = files_of(exported)
     files["../evil.json"] = b"{}"
