@@ -25,6 +25,7 @@ COLUMN_MAP: dict[str, tuple[str, ...]] = {
         "accession_number",
         "accessionnum",
         "idno",
+        "identifier",
         "id",
         "objectid",
     ),
