@@ -4,7 +4,13 @@ Same permission as every /api/ view (a token, unless MUSES_API_OPEN=1)."""
 
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -17,8 +23,51 @@ from publishing import records
 from publishing.annotations import annotation_page_build
 from publishing.exceptions import ItemNotFound
 
+_BODY = inline_serializer(
+    "AnnotationBody",
+    {
+        "type": serializers.CharField(help_text="TextualBody"),
+        "value": serializers.CharField(help_text="The tag or the class."),
+        "format": serializers.CharField(help_text="text/plain"),
+        "purpose": serializers.CharField(help_text="tagging or classifying"),
+        "score": serializers.FloatField(help_text="Probability, 0..1."),
+        "threshold": serializers.FloatField(required=False, help_text="Tags: the cut-off."),
+        "version": serializers.IntegerField(required=False, help_text="Tags: the version."),
+    },
+)
+_TARGET = inline_serializer(
+    "AnnotationTarget",
+    {
+        "id": serializers.URLField(help_text="The IIIF canvas, or the stored image's URL."),
+        "type": serializers.CharField(help_text="Canvas or Image"),
+        "partOf": serializers.ListField(
+            child=serializers.DictField(), required=False, help_text="The canvas's manifest."
+        ),
+        "format": serializers.CharField(required=False, help_text="Images: the media type."),
+    },
+)
+_ANNOTATIONS = inline_serializer(
+    "Annotation",
+    {
+        "id": serializers.URLField(),
+        "type": serializers.CharField(help_text="Annotation"),
+        "motivation": serializers.CharField(help_text="tagging or classifying"),
+        "generator": serializers.DictField(),
+        "body": _BODY,
+        "target": _TARGET,
+    },
+    many=True,
+)
 ANNOTATION_PAGE = OpenApiResponse(
-    dict,
+    inline_serializer(
+        "AnnotationPage",
+        {
+            "@context": serializers.ListField(child=serializers.JSONField()),
+            "id": serializers.URLField(),
+            "type": serializers.CharField(help_text="AnnotationPage"),
+            "items": _ANNOTATIONS,
+        },
+    ),
     description=(
         "A W3C Web Annotation AnnotationPage (IIIF Presentation 3.0 shape): one annotation "
         "per tag the image is predicted to show (motivation 'tagging') and one for its naive "
@@ -99,6 +148,15 @@ class PredictionRecordsApi(BaseApi):
     @extend_schema(
         operation_id="api_predictions_records",
         summary="The job's predictions keyed on museum + object number, for re-import",
+        parameters=[
+            OpenApiParameter(
+                "fmt",
+                str,
+                OpenApiParameter.PATH,
+                enum=sorted(records.FORMATS),
+                description="csv, or jsonl for JSON Lines.",
+            )
+        ],
         description=(
             "One row per object: museum, object_number, image_ids (';'-separated), "
             "naive_class and naive_probability (from muses_classify), then per tag "
