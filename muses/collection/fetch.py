@@ -11,11 +11,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import Message
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 USER_AGENT = "MUSES-import/1.0 (+IIIF)"
 CHUNK = 64 * 1024
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # reserved characters and '%': kept as they are
 MAX_RETRY_AFTER = 30.0  # seconds: a server asking for longer is treated as failing
 
 
@@ -82,7 +83,9 @@ class Fetcher:
         raise AssertionError("unreachable")
 
     def _get_once(self, url: str, *, max_bytes: int, accept: str) -> Fetched:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": accept})
+        request = urllib.request.Request(
+            _ascii(url), headers={"User-Agent": USER_AGENT, "Accept": accept}
+        )
         deadline = time.monotonic() + self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
@@ -99,6 +102,8 @@ class Fetcher:
             if isinstance(exc.reason, TimeoutError):
                 raise _Retry(f"{url}: no answer within {self.timeout:g} s") from None
             raise _Retry(f"{url}: cannot connect ({exc.reason})") from None
+        except (http.client.InvalidURL, ValueError) as exc:  # e.g. spaces, non-ASCII
+            raise FetchError(f"{url}: not a valid URL ({exc})") from None
         except (ConnectionError, http.client.HTTPException) as exc:
             raise _Retry(f"{url}: the connection broke ({exc})") from None
 
@@ -162,6 +167,12 @@ def _read_bounded(url: str, response, max_bytes: int, deadline: float, timeout: 
         if time.monotonic() > deadline:
             raise _Retry(f"{url}: the download took longer than {timeout:g} s")
         chunks.append(chunk)
+
+
+def _ascii(url: str) -> str:
+    """IRIs (an identifier with 'é' or a space) percent-encoded, as HTTP needs; what is
+    already encoded stays as it is."""
+    return quote(url, safe=URL_SAFE)
 
 
 def _content_type(headers: Message) -> str:

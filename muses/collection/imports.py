@@ -33,14 +33,17 @@ class ImportReport:
 
 
 def collection_import(
-    *, rows: Iterable[ImportRow], on_row: Callable[[], None] = lambda: None
+    *,
+    rows: Iterable[ImportRow],
+    on_row: Callable[[], None] = lambda: None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
     """Store every good row; report bad ones with their line number and skip them."""
     report = ImportReport()
     batch: list[ImportRow] = []
     for row in rows:
         batch.append(row)
-        if len(batch) >= BATCH_ROWS:
+        if len(batch) >= batch_rows:
             _import_batch(batch, report, on_row)
             batch = []
     _import_batch(batch, report, on_row)

@@ -11,9 +11,11 @@ import io
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 from PIL import Image as PILImage
 
@@ -39,6 +41,8 @@ class IIIFServer:
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (Host header, path)
     released: threading.Event = field(default_factory=threading.Event)
+    latency: float = 0.0  # seconds before every answer, as a remote server takes
+    rendered: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
     # --- what tests add -----------------------------------------------------------
 
@@ -108,11 +112,18 @@ class IIIFServer:
     def _image(self, identifier: str, size: str) -> Route:
         if identifier not in self.images:
             return Route(status=404, content_type="text/plain", body=b"no such image")
-        image = PILImage.open(self.images[identifier]).convert("RGB")
-        image.thumbnail(_target(size, image.size))  # never larger than the file
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=85)
-        return Route(content_type="image/jpeg", body=buffer.getvalue())
+        key = (identifier, size)
+        if key not in self.rendered:
+            self.rendered[key] = _render(self.images[identifier], size)
+        return Route(content_type="image/jpeg", body=self.rendered[key])
+
+
+def _render(path: Path, size: str) -> bytes:
+    image = PILImage.open(path).convert("RGB")
+    image.thumbnail(_target(size, image.size))  # never larger than the file
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -135,8 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         state = self.server.state
-        state.requests.append((self.headers.get("Host", ""), self.path))
-        route = state.answer(self.path)
+        state.requests.append((self.headers.get("Host", ""), unquote(self.path)))
+        if state.latency:
+            time.sleep(state.latency)
+        route = state.answer(unquote(self.path))
         if route.stall and state.released.wait(route.stall):
             return  # the test is over: drop the connection
         self.send_response(route.status)

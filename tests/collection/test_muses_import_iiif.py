@@ -327,6 +327,22 @@ def test_it_never_contacts_a_host_the_manifest_does_not_name(server):
     assert Image.objects.count() == 0
 
 
+def test_an_identifier_that_is_not_ascii_is_percent_encoded(server, sample_dir):
+    server.add_image("statuette café", sample_dir / "egyptian-cc0" / "images" / "MET_329767.jpg")
+    manifest = manifest_v3(server, "cafe", [{"identifier": "statuette café"}])
+    out, err = run_import(server.add_json("/manifests/cafe.json", manifest))
+    assert "1 images added" in out and err == ""
+    assert server.image_requests() == ["/iiif/3/statuette café/full/max/0/default.jpg"]
+
+
+def test_a_server_that_only_says_octet_stream_is_judged_by_the_bytes(server, sample_dir):
+    jpeg = (sample_dir / "egyptian-cc0" / "images" / "MET_329774.jpg").read_bytes()
+    plain = server.add_route("/plain.jpg", content_type="application/octet-stream", body=jpeg)
+    manifest = manifest_v3(server, "plain", [{"url": plain}])
+    out, err = run_import(server.add_json("/manifests/plain.json", manifest))
+    assert "1 images added" in out and err == ""
+
+
 def test_it_reads_a_manifest_from_a_file(server, tmp_path):
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(met_manifest_v3(server)))

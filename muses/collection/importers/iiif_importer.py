@@ -29,6 +29,7 @@ MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a manifest of a thousand-page book is a
 MAX_INFO_BYTES = 1024 * 1024
 MAX_DEPTH = 16  # collections inside collections
 JSON_ACCEPT = "application/ld+json, application/json;q=0.9, */*;q=0.1"
+GENERIC_TYPE = "application/octet-stream"  # some servers say no more; the decoder decides
 IMAGES_IN_FLIGHT_PER_WORKER = 4  # downloaded images waiting to be stored, per thread
 
 
@@ -38,7 +39,9 @@ class _Pending:
     downloads: list[tuple[iiif.CanvasImage, Future]]
 
 
-@register("iiif", reads_urls=True)
+# One manifest per transaction: its images are in memory until it is stored, and a stopped
+# import keeps every manifest stored before the stop.
+@register("iiif", reads_urls=True, batch_rows=1)
 def read_iiif(
     source: str | Path, *, museum: str = "", language: str = "", progress: bool = False, **_
 ) -> Iterator[ImportRow]:
@@ -213,7 +216,9 @@ def download(canvas: iiif.CanvasImage, manifest_id: str, fetcher: Fetcher) -> Fe
     info = _image_info(canvas, fetcher) if canvas.service_id else None
     url = iiif.image_request_url(canvas, info)
     fetched = fetcher.get(url, max_bytes=settings.MUSES_MAX_UPLOAD_BYTES, accept="image/*")
-    if fetched.content_type and not fetched.content_type.startswith("image/"):
+    if fetched.content_type not in ("", GENERIC_TYPE) and not fetched.content_type.startswith(
+        "image/"
+    ):
         raise FetchError(f"{url}: wrong content type {fetched.content_type} (expected an image)")
     decoded = decode_image(fetched.data, name=url)
     return FetchedImage(

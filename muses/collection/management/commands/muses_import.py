@@ -6,7 +6,7 @@ from django.db import DatabaseError
 from tqdm import tqdm
 
 from muses.collection.importers import get_importer
-from muses.collection.imports import collection_import
+from muses.collection.imports import BATCH_ROWS, collection_import
 from muses.vision.tasks import features_enqueue
 
 
@@ -19,7 +19,9 @@ class Command(BaseCommand):
             help="The file to import (collection.csv), or for the iiif importer a manifest or "
             "collection as a file or an http(s) URL.",
         )
-        parser.add_argument("--importer", default="csv", help="Importer plugin name (default csv).")
+        parser.add_argument(
+            "--importer", default="csv", help="Importer plugin: csv (default), adlib-xml or iiif."
+        )
         parser.add_argument(
             "--images-root",
             type=Path,
@@ -53,7 +55,9 @@ class Command(BaseCommand):
                 bar.update(1)
 
             try:
-                report = collection_import(rows=rows, on_row=on_row)
+                report = collection_import(
+                    rows=rows, on_row=on_row, batch_rows=importer.batch_rows or BATCH_ROWS
+                )
             except DatabaseError as exc:
                 raise CommandError(
                     f"{path}: the database failed at row {len(done)} ({exc}). Rows committed "
