@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "muses.vision",
     "naive_classification",
     "custom_tagging",
+    "publishing",
 ]
 
 MIDDLEWARE = [
@@ -110,6 +111,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MUSES_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MUSES_MAX_UPLOAD_BYTES + 1024 * 1024
 # Decoded images larger than this many pixels are refused (decompression bombs).
 MUSES_MAX_IMAGE_PIXELS = env_int("MUSES_MAX_IMAGE_PIXELS", 64_000_000)
+
+# IIIF import (`muses_import --importer iiif`): the only outgoing requests, to the hosts a
+# manifest names. Seconds per request, attempts per URL, first back-off (doubled per retry),
+# downloads at once, manifests read from one collection tree.
+MUSES_IIIF_TIMEOUT = env_float("MUSES_IIIF_TIMEOUT", 30.0)
+MUSES_IIIF_RETRIES = env_int("MUSES_IIIF_RETRIES", 3)
+MUSES_IIIF_BACKOFF = env_float("MUSES_IIIF_BACKOFF", 1.0)
+MUSES_IIIF_WORKERS = env_int("MUSES_IIIF_WORKERS", 4)
+MUSES_IIIF_MAX_MANIFESTS = env_int("MUSES_IIIF_MAX_MANIFESTS", 10_000)
 
 # --- machine learning -------------------------------------------------------
 MUSES_DATASET_DIR = env_path("MUSES_DATASET_DIR", MUSES_VAR_DIR / "dataset")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from muses.collection.importers import ImportRow
+from muses.collection.importers import FetchedImage, ImportRow
 from muses.collection.models import IMAGE_ID_RE, Image, Item
-from muses.collection.services import image_store
+from muses.collection.services import ImageIdTaken, image_store
 from muses.vision.decode import ImageDecodeError
 
 BATCH_ROWS = 200  # rows per transaction: fast on SQLite, and a crash loses at most this much
@@ -21,7 +21,10 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     images_added: int = 0
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    # (line number, or where the row came from when it has no line, such as a manifest URL;
+    # reason)
+    skipped: list[tuple[int | str, str]] = field(default_factory=list)
+    image_failures: list[tuple[int | str, str]] = field(default_factory=list)
     new_image_pks: list[int] = field(default_factory=list)
 
     @property
@@ -30,14 +33,17 @@ class ImportReport:
 
 
 def collection_import(
-    *, rows: Iterable[ImportRow], on_row: Callable[[], None] = lambda: None
+    *,
+    rows: Iterable[ImportRow],
+    on_row: Callable[[], None] = lambda: None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
     """Store every good row; report bad ones with their line number and skip them."""
     report = ImportReport()
     batch: list[ImportRow] = []
     for row in rows:
         batch.append(row)
-        if len(batch) >= BATCH_ROWS:
+        if len(batch) >= batch_rows:
             _import_batch(batch, report, on_row)
             batch = []
     _import_batch(batch, report, on_row)
@@ -52,15 +58,16 @@ def _import_batch(batch: list[ImportRow], report: ImportReport, on_row) -> None:
 
 
 def _import_row(row: ImportRow, report: ImportReport) -> None:
+    where = row.where or row.line
     if row.problems:
-        report.skipped.append((row.line, "; ".join(row.problems)))
+        report.skipped.append((where, "; ".join(row.problems)))
         return
     data = None
     if row.image_path is not None:
         try:
             data = _read_image(row.image_path)
         except ImageDecodeError as exc:
-            report.skipped.append((row.line, str(exc)))
+            report.skipped.append((where, str(exc)))
             return
     try:
         with transaction.atomic():  # a savepoint: a failing image leaves no half item
@@ -68,12 +75,15 @@ def _import_row(row: ImportRow, report: ImportReport) -> None:
             if data is not None:
                 _attach_image(item, data, row.image_path, report)
     except ImageDecodeError as exc:
-        report.skipped.append((row.line, str(exc)))
+        report.skipped.append((where, str(exc)))
         return
     if created:
         report.created += 1
     else:
         report.updated += 1
+    for fetched in row.images:
+        _attach_fetched(item, fetched, report, where)
+    report.image_failures.extend((where, failure) for failure in row.image_failures)
 
 
 def _read_image(path: Path) -> bytes:
@@ -101,6 +111,38 @@ def _attach_image(item: Item, data: bytes, path: Path, report: ImportReport) -> 
     image = image_store(data=data, name=path.name, image_id=_image_id_for(item), item=item)
     report.images_added += 1
     report.new_image_pks.append(image.pk)
+
+
+def _attach_fetched(item: Item, fetched: FetchedImage, report: ImportReport, where) -> None:
+    """One downloaded image, in its own savepoint: a bad one is reported, the others stay."""
+    try:
+        with transaction.atomic():
+            image = _fetched_image(item, fetched)
+    except (ImageDecodeError, ImageIdTaken) as exc:
+        report.image_failures.append((where, f"canvas {fetched.iiif_canvas}: {exc}"))
+        return
+    if image is not None:
+        report.images_added += 1
+        report.new_image_pks.append(image.pk)
+
+
+def _fetched_image(item: Item, fetched: FetchedImage) -> Image | None:
+    source = {"iiif_manifest": fetched.iiif_manifest, "iiif_canvas": fetched.iiif_canvas}
+    if fetched.iiif_canvas and Image.objects.filter(**source).exists():
+        return None
+    sha256 = hashlib.sha256(fetched.data).hexdigest()
+    # The same picture imported earlier from a file: it now knows its canvas.
+    if Image.objects.filter(item=item, sha256=sha256, iiif_canvas="").update(**source):
+        return None
+    image = image_store(
+        data=fetched.data,
+        name=fetched.name,
+        image_id=_image_id_for(item),
+        item=item,
+        decoded=fetched.decoded,
+    )
+    Image.objects.filter(pk=image.pk).update(**source)
+    return image
 
 
 def _image_id_for(item: Item) -> str | None:

@@ -58,11 +58,18 @@ class Image(models.Model):
     # Written by `muses_classify`.
     predicted_class = models.CharField(max_length=100, blank=True, db_index=True)
     predicted_probability = models.FloatField(null=True, blank=True)
+    # Where a IIIF import found it: the same manifest and canvas are never fetched twice,
+    # and published annotations target the canvas.
+    iiif_manifest = models.URLField(max_length=1000, blank=True)
+    iiif_canvas = models.URLField(max_length=1000, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created", "-id"]
-        indexes = [models.Index(fields=["item", "sha256"])]
+        indexes = [
+            models.Index(fields=["item", "sha256"]),
+            models.Index(fields=["iiif_manifest", "iiif_canvas"], name="image_iiif_source"),
+        ]
 
     def __str__(self) -> str:
         return self.image_id

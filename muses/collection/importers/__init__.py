@@ -8,6 +8,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from muses.vision.decode import DecodedImage
+
+# Item fields' column sizes: longer values are cut, not refused.
+MAX_LENGTHS = {
+    "museum": 200,
+    "object_number": 200,
+    "object_type": 300,
+    "period": 300,
+    "culture": 300,
+    "license": 300,
+    "source_url": 1000,
+}
+
+
+@dataclass
+class FetchedImage:
+    """An image an importer downloaded (and decoded, to refuse non-images early)."""
+
+    data: bytes
+    name: str
+    decoded: DecodedImage | None = None
+    iiif_manifest: str = ""
+    iiif_canvas: str = ""
+
 
 @dataclass
 class ImportRow:
@@ -15,14 +39,30 @@ class ImportRow:
     fields: dict[str, str]  # Item fields, already mapped
     image_path: Path | None = None
     problems: list[str] = field(default_factory=list)
+    # Where the row came from when a line number says nothing (a manifest URL).
+    where: str = ""
+    images: list[FetchedImage] = field(default_factory=list)
+    # Images that could not be fetched: reported one per line, the record still imports.
+    image_failures: list[str] = field(default_factory=list)
+
+
+def truncate_fields(fields: dict[str, str]) -> dict[str, str]:
+    return {k: v[: MAX_LENGTHS[k]] if k in MAX_LENGTHS else v for k, v in fields.items()}
 
 
 Importer = Callable[..., Iterator[ImportRow]]
 IMPORTERS: dict[str, Importer] = {}
 
 
-def register(name: str) -> Callable[[Importer], Importer]:
+def register(
+    name: str, *, reads_urls: bool = False, batch_rows: int | None = None
+) -> Callable[[Importer], Importer]:
+    """``reads_urls``: the importer takes an http(s) URL as well as a file. ``batch_rows``:
+    rows stored per transaction, when the import service's default does not suit."""
+
     def decorator(func: Importer) -> Importer:
+        func.reads_urls = reads_urls
+        func.batch_rows = batch_rows
         IMPORTERS[name] = func
         return func
 
@@ -30,7 +70,12 @@ def register(name: str) -> Callable[[Importer], Importer]:
 
 
 def get_importer(name: str) -> Importer:
-    from muses.collection.importers import csv_importer  # noqa: F401  (registers "csv")
+    # Importing the modules registers their importers.
+    from muses.collection.importers import (  # noqa: F401
+        adlib_importer,
+        csv_importer,
+        iiif_importer,
+    )
 
     try:
         return IMPORTERS[name]

@@ -1,11 +1,12 @@
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from tqdm import tqdm
 
 from muses.collection.importers import get_importer
-from muses.collection.imports import collection_import
+from muses.collection.imports import BATCH_ROWS, collection_import
 from muses.vision.tasks import features_enqueue
 
 
@@ -13,8 +14,14 @@ class Command(BaseCommand):
     help = "Import a museum collection (records and images) with an importer plugin."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", type=Path, help="The file to import (e.g. collection.csv).")
-        parser.add_argument("--importer", default="csv", help="Importer plugin name (default csv).")
+        parser.add_argument(
+            "path",
+            help="The file to import (collection.csv), or for the iiif importer a manifest or "
+            "collection as a file or an http(s) URL.",
+        )
+        parser.add_argument(
+            "--importer", default="csv", help="Importer plugin: csv (default), adlib-xml or iiif."
+        )
         parser.add_argument(
             "--images-root",
             type=Path,
@@ -27,22 +34,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        path = options["path"]
-        if not path.is_file():
-            raise CommandError(f"{path}: no such file")
         try:
             importer = get_importer(options["importer"])
         except KeyError as exc:
             raise CommandError(exc.args[0]) from None
+        path = _source(options["path"], importer, options["importer"])
         rows = importer(
             path,
             images_root=options["images_root"],
             museum=options["museum"],
             language=options["language"],
+            progress=options["verbosity"] >= 1,
         )
-        with tqdm(
-            desc=f"importing {path.name}", unit="row", disable=options["verbosity"] < 1
-        ) as bar:
+        name = path if isinstance(path, str) else path.name
+        with tqdm(desc=f"importing {name}", unit="row", disable=options["verbosity"] < 1) as bar:
             done = []  # rows handled so far, counted even when the bar is hidden (-v 0)
 
             def on_row():
@@ -50,17 +55,22 @@ class Command(BaseCommand):
                 bar.update(1)
 
             try:
-                report = collection_import(rows=rows, on_row=on_row)
+                report = collection_import(
+                    rows=rows, on_row=on_row, batch_rows=importer.batch_rows or BATCH_ROWS
+                )
             except DatabaseError as exc:
                 raise CommandError(
                     f"{path}: the database failed at row {len(done)} ({exc}). Rows committed "
                     "before it are kept; re-running the import completes it without duplicates."
                 ) from None
-        for line, reason in report.skipped:
-            self.stderr.write(f"{path.name}:{line}: skipped: {reason}")
+        for where, reason in report.skipped:
+            self.stderr.write(f"{_where(name, where)}: skipped: {reason}")
+        for where, reason in report.image_failures:
+            self.stderr.write(f"{_where(name, where)}: image not imported: {reason}")
+        failed = f", {len(report.image_failures)} images failed" if report.image_failures else ""
         self.stdout.write(
             f"{report.created} items created, {report.updated} updated, "
-            f"{report.images_added} images added, {len(report.skipped)} rows skipped"
+            f"{report.images_added} images added, {len(report.skipped)} rows skipped{failed}"
         )
         if report.imported == 0:
             raise CommandError(f"nothing could be imported from {path}")
@@ -69,3 +79,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"queued feature extraction for {len(report.new_image_pks)} images in {jobs} job(s)"
             )
+
+
+def _source(raw: str, importer, importer_name: str) -> Path | str:
+    """An http(s) URL for importers that read them, else a file that must exist."""
+    if urlsplit(raw).scheme in ("http", "https"):
+        if not getattr(importer, "reads_urls", False):
+            raise CommandError(f"the {importer_name} importer reads files, not URLs: {raw}")
+        return raw
+    path = Path(raw)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    return path
+
+
+def _where(name: str, where: int | str) -> str:
+    """file.csv:LINE for line-numbered sources; the row's own location (a URL) otherwise."""
+    return f"{name}:{where}" if isinstance(where, int) else where

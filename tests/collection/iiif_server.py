@@ -1,0 +1,310 @@
+"""A small IIIF Image + Presentation server on 127.0.0.1 for the import tests.
+
+The Image API part serves real image files: ``/iiif/<version>/<identifier>/info.json`` and
+``/iiif/<version>/<identifier>/full/<size>/0/default.jpg`` scaled as the size asks (``max``,
+``full``, ``w,``, ``!w,h``). Documents (manifests, collections) and misbehaving routes are
+added per test. Manifests are written in the shapes of the Presentation API 2.1 and 3.0
+specifications.
+"""
+
+import io
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+from PIL import Image as PILImage
+
+IMAGE_PATH = re.compile(r"^/iiif/(\d)/([^/]+)/full/([^/]+)/0/(default|native)\.jpg$")
+INFO_PATH = re.compile(r"^/iiif/(\d)/([^/]+)/info\.json$")
+
+
+@dataclass
+class Route:
+    status: int = 200
+    content_type: str = "application/json"
+    body: bytes = b""
+    stall: float = 0.0  # seconds to wait before answering
+    fail_times: int = 0  # answer 503 this many times first
+    location: str = ""  # a redirect target
+
+
+@dataclass
+class IIIFServer:
+    base: str = ""
+    images: dict[str, Path] = field(default_factory=dict)  # identifier -> file
+    declared_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    routes: dict[str, Route] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (Host header, path)
+    released: threading.Event = field(default_factory=threading.Event)
+    latency: float = 0.0  # seconds before every answer, as a remote server takes
+    rendered: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+    # --- what tests add -----------------------------------------------------------
+
+    def add_image(self, identifier: str, path: Path, declared: tuple[int, int] | None = None):
+        self.images[identifier] = path
+        if declared:
+            self.declared_sizes[identifier] = declared
+
+    def add_json(self, path: str, document) -> str:
+        self.routes[path] = Route(body=json.dumps(document).encode())
+        return self.base + path
+
+    def add_route(self, path: str, **route) -> str:
+        self.routes[path] = Route(**route)
+        return self.base + path
+
+    def service(self, version: int, identifier: str) -> str:
+        return f"{self.base}/iiif/{version}/{identifier}"
+
+    def paths(self, prefix: str = "") -> list[str]:
+        return [path for _, path in self.requests if path.startswith(prefix)]
+
+    def image_requests(self) -> list[str]:
+        return [path for _, path in self.requests if path.endswith(".jpg")]
+
+    # --- answering ----------------------------------------------------------------
+
+    def answer(self, path: str) -> Route:
+        route = self.routes.get(path)
+        if route is not None:
+            if route.fail_times > 0:
+                route.fail_times -= 1
+                return Route(status=503, content_type="text/plain", body=b"busy")
+            return route
+        if match := INFO_PATH.match(path):
+            return self._info(int(match[1]), match[2])
+        if match := IMAGE_PATH.match(path):
+            return self._image(match[2], match[3])
+        return Route(status=404, content_type="text/plain", body=b"not found")
+
+    def _info(self, version: int, identifier: str) -> Route:
+        if identifier not in self.images:
+            return Route(status=404, content_type="text/plain", body=b"no such image")
+        width, height = self.declared_sizes.get(identifier) or _size(self.images[identifier])
+        service_id = self.service(version, identifier)
+        if version == 3:
+            info = {
+                "@context": "http://iiif.io/api/image/3/context.json",
+                "id": service_id,
+                "type": "ImageService3",
+                "protocol": "http://iiif.io/api/image",
+                "profile": "level1",
+                "width": width,
+                "height": height,
+            }
+        else:
+            info = {
+                "@context": "http://iiif.io/api/image/2/context.json",
+                "@id": service_id,
+                "protocol": "http://iiif.io/api/image",
+                "profile": ["http://iiif.io/api/image/2/level1.json"],
+                "width": width,
+                "height": height,
+            }
+        return Route(body=json.dumps(info).encode(), content_type="application/ld+json")
+
+    def _image(self, identifier: str, size: str) -> Route:
+        if identifier not in self.images:
+            return Route(status=404, content_type="text/plain", body=b"no such image")
+        key = (identifier, size)
+        if key not in self.rendered:
+            self.rendered[key] = _render(self.images[identifier], size)
+        return Route(content_type="image/jpeg", body=self.rendered[key])
+
+
+def _render(path: Path, size: str) -> bytes:
+    image = PILImage.open(path).convert("RGB")
+    image.thumbnail(_target(size, image.size))  # never larger than the file
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _size(path: Path) -> tuple[int, int]:
+    with PILImage.open(path) as image:
+        return image.size
+
+
+def _target(size: str, full: tuple[int, int]) -> tuple[int, int]:
+    if size in ("max", "full"):
+        return full
+    if size.startswith("!"):
+        width, height = size[1:].split(",")
+        return int(width), int(height)
+    width, height = size.split(",")
+    return int(width or full[0] * 100), int(height or full[1] * 100)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: IIIFServer
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        state = self.server.state
+        state.requests.append((self.headers.get("Host", ""), unquote(self.path)))
+        if state.latency:
+            time.sleep(state.latency)
+        route = state.answer(unquote(self.path))
+        if route.stall and state.released.wait(route.stall):
+            return  # the test is over: drop the connection
+        self.send_response(route.status)
+        if route.location:
+            self.send_header("Location", route.location)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Content-Length", str(len(route.body)))
+        self.end_headers()
+        self.wfile.write(route.body)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+def start_server() -> tuple[IIIFServer, ThreadingHTTPServer, threading.Thread]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    state = IIIFServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
+    httpd.state = state
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True, name="iiif-test-server")
+    thread.start()
+    return state, httpd, thread
+
+
+def stop_server(state: IIIFServer, httpd: ThreadingHTTPServer, thread: threading.Thread):
+    state.released.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+# --- documents in the specifications' shapes -------------------------------------------
+
+
+def manifest_v3(
+    server: IIIFServer, name: str, canvases: list[dict], metadata: list | None = None, **extra
+) -> dict:
+    """A Presentation 3.0 manifest; each canvas dict gives an image 'identifier' (served
+    through an ImageService3) or a 'url' (the body's own URL, no service)."""
+    manifest_id = f"{server.base}/manifests/{name}.json"
+    return {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": manifest_id,
+        "type": "Manifest",
+        "label": extra.pop("label", {"en": [f"Object {name}"]}),
+        "metadata": metadata or [],
+        **extra,
+        "items": [_canvas_v3(server, manifest_id, n, c) for n, c in enumerate(canvases, 1)],
+    }
+
+
+def _canvas_v3(server: IIIFServer, manifest_id: str, n: int, canvas: dict) -> dict:
+    canvas_id = canvas.get("id") or f"{manifest_id.removesuffix('.json')}/canvas/p{n}"
+    body = {"type": "Image", "format": "image/jpeg", "width": 224, "height": 224}
+    if "identifier" in canvas:
+        service = server.service(3, canvas["identifier"])
+        body["id"] = f"{service}/full/max/0/default.jpg"
+        body["service"] = [{"id": service, "type": "ImageService3", "profile": "level1"}]
+    else:
+        body["id"] = canvas["url"]
+    return {
+        "id": canvas_id,
+        "type": "Canvas",
+        "label": {"none": [f"p. {n}"]},
+        "width": 224,
+        "height": 224,
+        "items": [
+            {
+                "id": f"{canvas_id}/page/1",
+                "type": "AnnotationPage",
+                "items": [
+                    {
+                        "id": f"{canvas_id}/annotation/1",
+                        "type": "Annotation",
+                        "motivation": "painting",
+                        "body": body,
+                        "target": canvas_id,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def manifest_v2(
+    server: IIIFServer, name: str, canvases: list[dict], metadata: list | None = None, **extra
+) -> dict:
+    """A Presentation 2.1 manifest: sequences[0].canvases[].images[].resource, with an
+    Image API 2 service for canvases that give an 'identifier'."""
+    manifest_id = f"{server.base}/manifests/{name}.json"
+    return {
+        "@context": "http://iiif.io/api/presentation/2/context.json",
+        "@id": manifest_id,
+        "@type": "sc:Manifest",
+        "label": extra.pop("label", f"Object {name}"),
+        "metadata": metadata or [],
+        **extra,
+        "sequences": [
+            {
+                "@id": f"{manifest_id}/sequence/normal",
+                "@type": "sc:Sequence",
+                "canvases": [
+                    _canvas_v2(server, manifest_id, n, c) for n, c in enumerate(canvases, 1)
+                ],
+            }
+        ],
+    }
+
+
+def _canvas_v2(server: IIIFServer, manifest_id: str, n: int, canvas: dict) -> dict:
+    canvas_id = f"{manifest_id.removesuffix('.json')}/canvas/p{n}"
+    resource = {"@type": "dctypes:Image", "format": "image/jpeg", "width": 224, "height": 224}
+    if "identifier" in canvas:
+        service = server.service(2, canvas["identifier"])
+        resource["@id"] = f"{service}/full/full/0/default.jpg"
+        resource["service"] = {
+            "@context": "http://iiif.io/api/image/2/context.json",
+            "@id": service,
+            "profile": "http://iiif.io/api/image/2/level1.json",
+        }
+    else:
+        resource["@id"] = canvas["url"]
+    return {
+        "@id": canvas_id,
+        "@type": "sc:Canvas",
+        "label": f"p. {n}",
+        "width": 224,
+        "height": 224,
+        "images": [
+            {
+                "@type": "oa:Annotation",
+                "motivation": "sc:painting",
+                "resource": resource,
+                "on": canvas_id,
+            }
+        ],
+    }
+
+
+def collection_v3(server: IIIFServer, name: str, members: list[tuple[str, str]]) -> dict:
+    return {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": f"{server.base}/collections/{name}.json",
+        "type": "Collection",
+        "label": {"en": [f"Collection {name}"]},
+        "items": [{"id": url, "type": kind, "label": {"en": [url]}} for kind, url in members],
+    }
+
+
+def collection_v2(server: IIIFServer, name: str, manifests: list[str], collections=()) -> dict:
+    return {
+        "@context": "http://iiif.io/api/presentation/2/context.json",
+        "@id": f"{server.base}/collections/{name}.json",
+        "@type": "sc:Collection",
+        "label": f"Collection {name}",
+        "collections": [{"@id": url, "@type": "sc:Collection"} for url in collections],
+        "manifests": [{"@id": url, "@type": "sc:Manifest", "label": url} for url in manifests],
+    }
