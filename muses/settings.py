@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "muses.vision",
     "naive_classification",
     "custom_tagging",
+    "curation",
 ]
 
 MIDDLEWARE = [

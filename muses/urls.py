@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("custom_tagging.urls")),
+    path("", include("curation.urls")),
     # Media are served by Django for the embedded profile; production puts a proxy in front.
     re_path(r"^media/(?P<path>.*)$", media),
 ]
