@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from custom_tagging.admin import TAG_ACTIONS, TagAssignmentFilter, image_tag_table
 from custom_tagging.models import Assignment
 from muses.collection.models import Image, Item
-from muses.vision.admin import HasFeaturesFilter
+from muses.vision.admin import DuplicateGroupFilter, HasFeaturesFilter
 from naive_classification.admin import (
     NaiveClassFilter,
     curator_class_choices,
@@ -126,6 +126,7 @@ class ImageAdmin(admin.ModelAdmin):
         "curator_class",
         TagAssignmentFilter,
         HasFeaturesFilter,
+        DuplicateGroupFilter,
         "format",
     )
     search_fields = ("image_id", "item__title", "item__object_type", "item__object_number")
