@@ -4,17 +4,26 @@
     .venv/bin/python bench/naive_quality.py [--var-dir /tmp/naive-quality] [--transfer 30]
         [--fine-tuning 6] [--layers 20] [--size 224] [--model-type efficientnet_lite0]
         [--views 4] [--label-smoothing 0.1] [--unweighted] [--no-test-time-flip]
+        [--drop FLAGGED.txt] [--hold-out-museum NAME]
 
 The defaults are the product's recipe (what ``muses_train_model`` does) and reproduce the
 figure in BENCHMARKS.md. Settings are chosen by the validation accuracy printed after each
 phase, never by the test split's.
 
+``--drop`` leaves the listed image ids (one per line, e.g. the likely label errors that
+``bench/label_issues.py --flagged-out`` writes) out of training and validation; the test
+split keeps them, so both runs are scored on the same images. ``--hold-out-museum`` tests on
+that museum's images and trains on the others' (leave one museum out: does the model carry
+to another collection?); "test accuracy" is then that museum's.
+
 Everything (database, media, dataset, model, plots) lives under --var-dir.
 """
 
 import argparse
+import csv
 import json
 import time
+from pathlib import Path
 
 from naive_common import populate_collection, setup_django
 
@@ -41,6 +50,12 @@ def parse_args():
         "--no-test-time-flip",
         action="store_true",
         help="Predict on the image alone, not the mean over it and its mirror image.",
+    )
+    parser.add_argument(
+        "--drop", default="", help="File of image ids left out of training and validation."
+    )
+    parser.add_argument(
+        "--hold-out-museum", default="", help="Test on this museum, train on the others."
     )
     return parser.parse_args()
 
@@ -72,6 +87,32 @@ def train_phase(classifier, phase: str, epochs: int, args) -> float:
     return validation
 
 
+def resplit(root: Path, *, drop: set[str], hold_out: str) -> dict[str, int]:
+    """Rewrite the exported manifest's split column (files stay where they are: rows name
+    their paths); returns the images per split."""
+    from exporters.dataset import MANIFEST_COLUMNS, MANIFEST_NAME, read_manifest
+    from muses.collection.models import Image
+
+    rows = read_manifest(root)
+    museum = dict(Image.objects.values_list("image_id", "item__museum"))
+    if hold_out and hold_out not in set(museum.values()):
+        raise SystemExit(f"No museum {hold_out!r}; there are {sorted(set(museum.values()))}")
+    kept = []
+    for row in rows:
+        if hold_out:
+            held = museum.get(row["image_id"]) == hold_out
+            row["split"] = "test" if held else ("train" if row["split"] == "test" else row["split"])
+        if row["split"] != "test" and row["image_id"] in drop:
+            continue
+        kept.append(row)
+    with open(Path(root) / MANIFEST_NAME, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(kept)
+    splits = ("train", "validation", "test")
+    return {split: sum(r["split"] == split for r in kept) for split in splits}
+
+
 def main():
     args = parse_args()
     setup_django(args.var_dir)
@@ -81,6 +122,12 @@ def main():
 
     print(f"collection images: {populate_collection()}")
     timed("export", do_export, progress=False)
+    if args.drop or args.hold_out_museum:
+        from django.conf import settings
+
+        drop = set(Path(args.drop).read_text().split()) if args.drop else set()
+        counts = resplit(settings.MUSES_DATASET_DIR, drop=drop, hold_out=args.hold_out_museum)
+        print(f"re-split (dropped {len(drop)} listed ids outside test): {counts}", flush=True)
     classifier = timed(
         "setup",
         setup_classifier,

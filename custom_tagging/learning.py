@@ -101,6 +101,20 @@ class TagClassifier:
         return quantize(self.predict_proba(X)) >= quantize(np.array([self.threshold_]))[0]
 
 
+def out_of_fold_scores(X: np.ndarray, y: np.ndarray, *, folds: int = CV_FOLDS) -> np.ndarray:
+    """Each example's score from the fold model that never saw it: the folds (and the
+    standardisation) that training runs for the tag's metrics. Needs at least
+    MIN_PER_CLASS_FOR_CV examples of each label."""
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int8)
+    folds = min(folds, int(y.sum()), int(len(y) - y.sum()))
+    if folds < MIN_PER_CLASS_FOR_CV:
+        raise ValueError(f"Cross-validation needs {MIN_PER_CLASS_FOR_CV} examples of each label.")
+    mean, scale = _standardisation(X)
+    with config_context(assume_finite=True):
+        return _out_of_fold_scores((X - mean) / scale, y, folds, lambda fraction: None)
+
+
 def _check_two_classes(y: np.ndarray) -> None:
     if y.sum() == 0 or y.sum() == len(y):
         raise ValueError("Training needs both positive and negative examples.")

@@ -45,6 +45,7 @@ from muses.collection.media import local_path
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
 from muses.vision.decode import DecodedImage, ImageDecodeError
+from muses.vision.models import ImageFeature
 from muses.vision.store import (
     compatible_features,
     extraction_announced,

@@ -124,16 +124,20 @@ def split_counts(groups: int, ratios: dict[str, float] = SPLIT_RATIOS) -> dict[s
 def assign_splits(
     entries: Sequence[DatasetEntry], seed: str, ratios: dict[str, float] = SPLIT_RATIOS
 ) -> None:
-    """Stratified by class, grouped by item, reproducible: sets ``entry.split``."""
+    """Stratified by class, grouped (by item, or by near-duplicate group), reproducible: sets
+    ``entry.split``. A group whose images have several classes takes the split its first
+    class gave it, so no group ever straddles two splits."""
     by_class: dict[str, dict[str, list[DatasetEntry]]] = defaultdict(lambda: defaultdict(list))
     for entry in entries:
         by_class[entry.class_name][entry.group].append(entry)
-    for groups in by_class.values():
+    decided: dict[str, str] = {}
+    for groups in by_class.values():  # classes in the entries' order: reproducible
         order = sorted(groups, key=lambda g: stable_rank(g, seed))
         counts = split_counts(len(order), ratios)
         names = ["test"] * counts["test"] + ["validation"] * counts["validation"]
         names += ["train"] * counts["train"]
         for group, split in zip(order, names):
+            split = decided.setdefault(group, split)
             for entry in groups[group]:
                 entry.split = split
 

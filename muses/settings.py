@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "naive_classification",
     "custom_tagging",
     "publishing",
+    "curation",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("custom_tagging.urls")),
     path("", include("publishing.urls")),
+    path("", include("curation.urls")),
     # Media need the API's token too; in production nginx sends the bytes after Django says
     # yes (MUSES_MEDIA_ACCEL_REDIRECT), or the media live on S3 behind signed URLs.
     re_path(r"^media/(?P<path>.*)$", MediaFileView.as_view(), name="media"),

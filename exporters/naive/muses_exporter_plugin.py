@@ -33,6 +33,7 @@ from exporters.dataset import (
 from exporters.naive.labels import Label, NaiveLabeller
 from muses.collection.media import image_file
 from muses.collection.models import Image
+from muses.vision.near_duplicates import duplicate_group_keys
 
 NAME = "naive"
 # At most this many images per class; None keeps them all.
@@ -114,7 +115,34 @@ def collect_entries(naive: NaiveLabeller) -> tuple[list[DatasetEntry], Counter, 
             continue
         prioritised += len(label.candidates) > 1
         entries.append(entry)
+    join_duplicate_groups(entries)
     return entries, skipped, prioritised
+
+
+def join_duplicate_groups(entries: list[DatasetEntry]) -> None:
+    """Give near-duplicates one split group with their items' other images: an image and its
+    re-encoded copy in train and test would make test accuracy lie."""
+    pks = dict(
+        Image.objects.filter(image_id__in=[e.image_id for e in entries]).values_list(
+            "image_id", "pk"
+        )
+    )
+    duplicates = duplicate_group_keys(image_pks=pks.values())
+    if not duplicates:
+        return
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    for entry in entries:
+        group = duplicates.get(pks.get(entry.image_id))
+        if group:
+            parent[root(entry.group)] = root(group)
+    for entry in entries:
+        entry.group = root(entry.group)
 
 
 def dataset_info(entries: list[DatasetEntry], max_images: int | None) -> dict:

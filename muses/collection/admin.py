@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from muses.admin_site import image_admin, placed, with_panels
 from muses.collection.models import Image, Item
-from muses.vision.admin import HasFeaturesFilter
+from muses.vision.admin import DuplicateGroupFilter, HasFeaturesFilter
 
 THUMB = "max-height:{}px;max-width:{}px;object-fit:contain;background:#111"
 RECORD_FIELDS = ("museum", "object_number", "title", "object_type", "medium", "period", "culture")
@@ -104,6 +104,7 @@ class ImageAdmin(admin.ModelAdmin):
         "predicted_class",
         "curator_class",
         HasFeaturesFilter,
+        DuplicateGroupFilter,
         "format",
     )
     search_fields = ("image_id", "item__title", "item__object_type", "item__object_number")

@@ -1,10 +1,21 @@
-"""Stored features in the admin: read-only, and a filter for images that have them."""
+"""Stored features in the admin: read-only, a filter for images that have them, and the
+near-duplicates page (groups to review, keep apart or merge) with its image filter."""
 
 from django.conf import settings
-from django.contrib import admin
-from django.db.models import Exists, OuterRef
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
 
-from muses.vision.models import ImageFeature
+from muses.admin_site import AdminPage, admin_page_register
+from muses.vision.models import DuplicateGroup, DuplicateMember, ImageFeature
+from muses.vision.near_duplicates import duplicate_group_keep, duplicate_group_merge
 
 
 def has_features():
@@ -43,3 +54,121 @@ class ImageFeatureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- near-duplicates ----------------------------------------------------------------------
+
+GROUPS_PER_PAGE = 20
+
+
+class DuplicateGroupFilter(admin.SimpleListFilter):
+    """Images in a near-duplicate group waiting for review, in any group, or in one group."""
+
+    title = "near-duplicates"
+    parameter_name = "near_duplicates"
+
+    def lookups(self, request, model_admin):
+        return [("open", "To review"), ("any", "In any group"), ("none", "None")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "open":
+            return queryset.filter(duplicate_membership__group__state=DuplicateGroup.State.OPEN)
+        if value == "any":
+            return queryset.filter(duplicate_membership__isnull=False)
+        if value == "none":
+            return queryset.filter(duplicate_membership__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(duplicate_membership__group_id=int(value))
+        return queryset
+
+
+def _can_change(request) -> bool:
+    return request.user.has_perm("collection.change_image")
+
+
+def duplicates_view(request, site):
+    state = request.GET.get("state", DuplicateGroup.State.OPEN)
+    if state not in DuplicateGroup.State.values:
+        state = DuplicateGroup.State.OPEN
+    groups = (
+        DuplicateGroup.objects.filter(state=state)
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=DuplicateMember.objects.select_related("image__item").order_by("image_id"),
+            )
+        )
+        .order_by("-created", "-id")
+    )
+    page = Paginator(groups, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        **site.each_context(request),
+        "title": "Near-duplicates",
+        "page": page,
+        "state": state,
+        "states": DuplicateGroup.State.values,
+        "counts": dict(
+            DuplicateGroup.objects.values_list("state").annotate(n=Count("id")).order_by()
+        ),
+        "can_change": _can_change(request),
+    }
+    return TemplateResponse(request, "admin/vision/duplicates.html", context)
+
+
+def duplicate_decide_view(request, site, group_pk: int):
+    if not _can_change(request):
+        raise PermissionDenied
+    group = get_object_or_404(DuplicateGroup, pk=group_pk)
+    action = request.POST.get("action", "")
+    try:
+        if action == "keep":
+            duplicate_group_keep(group=group)
+            messages.success(request, f"Group #{group.pk} kept apart: distinct objects.")
+        elif action == "merge":
+            duplicate_group_merge(group=group)
+            messages.success(request, f"Group #{group.pk} merged: its images are on one item.")
+        else:
+            messages.error(request, f"Unknown action {action[:20]!r}: use keep or merge.")
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect(reverse("admin:vision_duplicates"))
+
+
+def duplicates_find_view(request, site):
+    if not _can_change(request):
+        raise PermissionDenied
+    async_task("muses.vision.tasks.duplicates_find_task", task_name="near-duplicates")
+    messages.success(request, "Looking for near-duplicates in the background; reload to see them.")
+    return HttpResponseRedirect(reverse("admin:vision_duplicates"))
+
+
+def duplicates_urls(site) -> list:
+    def view(func, post=False):
+        wrapped = require_POST(func) if post else func
+        return site.admin_view(lambda request, **kwargs: wrapped(request, site, **kwargs))
+
+    return [
+        path("vision/near-duplicates/", view(duplicates_view), name="vision_duplicates"),
+        path(
+            "vision/near-duplicates/find/",
+            view(duplicates_find_view, True),
+            name="vision_duplicates_find",
+        ),
+        path(
+            "vision/near-duplicates/<int:group_pk>/decide/",
+            view(duplicate_decide_view, True),
+            name="vision_duplicate_decide",
+        ),
+    ]
+
+
+admin_page_register(
+    AdminPage(
+        app_label="vision",
+        app_name="Vision (features)",
+        name="Near-duplicates",
+        url_name="vision_duplicates",
+        urls=duplicates_urls,
+    )
+)

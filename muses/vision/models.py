@@ -25,3 +25,46 @@ class ImageFeature(models.Model):
 
     def as_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype=self.dtype).astype(np.float32)
+
+
+class ImageHash(models.Model):
+    """A perceptual hash of an image's picture (borders trimmed), for near-duplicates."""
+
+    image = models.OneToOneField(
+        "collection.Image", on_delete=models.CASCADE, related_name="perceptual_hash"
+    )
+    value = models.BigIntegerField()  # 64 bits, signed
+    created = models.DateTimeField(auto_now_add=True)
+
+
+class DuplicateGroup(models.Model):
+    """Images that look like the same photograph or the same object. Open until a curator
+    decides: kept apart (distinct objects) or merged (one object, its images on one item).
+    Open and merged groups never straddle dataset splits."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        KEPT = "kept"
+        MERGED = "merged"
+
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+    decided = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"near-duplicates #{self.pk} ({self.state})"
+
+
+class DuplicateMember(models.Model):
+    group = models.ForeignKey(DuplicateGroup, on_delete=models.CASCADE, related_name="members")
+    image = models.OneToOneField(
+        "collection.Image", on_delete=models.CASCADE, related_name="duplicate_membership"
+    )
+    # The cosine (centred features) to the closest other member when it was grouped.
+    similarity = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["group", "image"]

@@ -3,7 +3,9 @@
 from django.conf import settings
 from django_q.tasks import async_task
 
+from muses.collection.models import Image
 from muses.vision.backbones import get_backbone
+from muses.vision.near_duplicates import duplicates_find
 from muses.vision.store import features_extract, images_missing_features
 
 CHUNK_IMAGES = 256  # images per task: several workers share a large collection
@@ -12,7 +14,16 @@ CHUNK_IMAGES = 256  # images per task: several workers share a large collection
 def features_extract_task(image_pks: list[int], backbone_name: str | None = None) -> int:
     backbone = get_backbone(backbone_name or settings.MUSES_BACKBONE)
     images = images_missing_features(backbone.name).filter(pk__in=image_pks)
-    return features_extract(images=images, backbone=backbone).extracted
+    extracted = features_extract(images=images, backbone=backbone).extracted
+    if backbone.name == settings.MUSES_BACKBONE:
+        # New images are checked against the stored ones as they arrive.
+        duplicates_find(images=Image.objects.filter(pk__in=image_pks))
+    return extracted
+
+
+def duplicates_find_task() -> int:
+    """Group near-duplicates across the whole collection; returns the images grouped."""
+    return len(duplicates_find().images)
 
 
 def features_enqueue(

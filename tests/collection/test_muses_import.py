@@ -1,4 +1,5 @@
 import csv
+import io
 import shutil
 
 import pytest
@@ -6,6 +7,9 @@ from django.core.management import CommandError, call_command
 
 from muses.collection.models import Image, Item
 from tests.conftest import encode_image
+
+# The numpy stand-in backbone of the custom-tagging tests (autouse): no TensorFlow here.
+from tests.custom_tagging.conftest import tagging_backbone  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +159,25 @@ def test_the_same_image_bytes_are_stored_once(tmp_path):
     run_import(path)
     files = {image.file.name for image in Image.objects.all()}
     assert Image.objects.count() == 2 and len(files) == 1
+
+
+def test_it_reports_near_duplicates_among_the_new_images(tmp_path):
+    from tests.vision.test_duplicates import photo
+
+    (tmp_path / "images").mkdir()
+    rows = []
+    for n in range(10):
+        photo(n).save(tmp_path / "images" / f"{n}.jpg", quality=90)
+        rows.append((f"images/{n}.jpg", "Met", f"M{n}", f"Object {n}", "Vessel"))
+    photo(3).save(tmp_path / "images" / "copy.jpg", quality=50)
+    rows.append(("images/copy.jpg", "Met", "M-copy", "Object 3 again", "Vessel"))
+    out = io.StringIO()
+    call_command("muses_import", str(write_csv(tmp_path / "c.csv", rows)), stdout=out)
+    assert "near-duplicates: 2 of the 11 new images look like other images, in 1 groups" in (
+        out.getvalue()
+    )
+
+
+def test_without_features_it_says_when_near_duplicates_are_checked(small_collection):
+    out, _ = run_import(small_collection)
+    assert "near-duplicates: checked as features are computed" in out

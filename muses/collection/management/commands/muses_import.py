@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from muses.collection.importers import get_importer
 from muses.collection.imports import BATCH_ROWS, collection_import
+from muses.vision.near_duplicates import new_images_duplicates
 from muses.vision.tasks import features_enqueue
 
 
@@ -79,6 +80,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"queued feature extraction for {len(report.new_image_pks)} images in {jobs} job(s)"
             )
+        if report.new_image_pks:
+            self.stdout.write(new_images_duplicates(image_pks=report.new_image_pks))
 
 
 def _source(raw: str, importer, importer_name: str) -> Path | str:

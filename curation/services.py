@@ -1,0 +1,236 @@
+"""Curation workflows: likely label errors of the naive dataset and of each custom tag, and
+the one-click fixes a curator applies to them.
+
+Nothing here changes a label by itself: the reports only read, and each fix is one
+curator's click on one image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+
+from curation import exceptions as errors
+from curation import label_issues
+from custom_tagging import services as tagging
+from custom_tagging.models import Assignment, CustomTag
+from exporters.naive.muses_exporter_plugin import CURATOR_FIELD, candidate_images, label_image
+from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
+from muses.collection.models import Image
+from muses.vision.store import feature_matrix
+from naive_classification import definitions
+from naive_classification import services as naive
+
+# Reports are cached by a digest of their labels and features: the same labels give the
+# same report without refitting k heads; any change of a label recomputes it.
+CACHE_SECONDS = 24 * 3600
+CACHE_PREFIX = "curation:label-issues:"
+SOURCE_WORDS = "words"
+SOURCE_CURATOR = "curator"
+SOURCE_ASSIGNMENT = "assignment"
+TAG_FIXES = ("flip", "remove")
+
+
+@dataclass
+class LabelIssueReport:
+    """Likely label errors, most likely first; each issue a dict of plain values."""
+
+    kind: str
+    examples: int  # labelled examples that were cross-validated
+    without_features: int
+    folds: int
+    issues: list[dict] = field(default_factory=list)
+    left_out_classes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Labelled:
+    image_ids: list[str]
+    labels: list[str]
+    sources: list[str]
+    words: list[str]
+
+
+# --- the naive dataset ----------------------------------------------------------------
+
+
+def naive_labelled() -> _Labelled:
+    """Every image the next export labels, with its class and where the class came from."""
+    rows = _Labelled([], [], [], [])
+    naive_words = naive_labeller()
+    for image in candidate_images().iterator(chunk_size=2000):
+        label = label_image(image, naive_words)
+        if label.class_name is None:
+            continue
+        rows.image_ids.append(image.image_id)
+        rows.labels.append(label.class_name)
+        rows.sources.append(SOURCE_CURATOR if label.field == CURATOR_FIELD else SOURCE_WORDS)
+        rows.words.append(label.word)
+    return rows
+
+
+def naive_label_issues(*, include_curated: bool = False) -> LabelIssueReport:
+    """Records of the naive dataset whose image contradicts their class. Classes with
+    fewer examples than folds are left out (and counted); curator-set classes are fitted on
+    but not listed unless ``include_curated``."""
+    labelled = naive_labelled()
+    report = _cached_report("naive", labelled, _naive_report)
+    if include_curated:
+        return report
+    kept = [issue for issue in report.issues if issue["source"] != SOURCE_CURATOR]
+    return LabelIssueReport(**{**report.__dict__, "issues": kept})
+
+
+def _naive_report(labelled: _Labelled, found: list[str], X: np.ndarray) -> LabelIssueReport:
+    by_id = _rows_by_id(labelled)
+    counts = Counter(by_id[i][0] for i in found)
+    small = {name: n for name, n in counts.items() if n < label_issues.FOLDS}
+    keep = [k for k, image_id in enumerate(found) if by_id[image_id][0] not in small]
+    names = sorted({by_id[found[k]][0] for k in keep}, key=definitions.classes.get)
+    if len(names) < 2:
+        raise errors.TooFewLabels(
+            f"Finding label errors needs at least two classes with {label_issues.FOLDS} or "
+            f"more labelled images with features; found {dict(counts) or 'none'}."
+        )
+    index = {name: i for i, name in enumerate(names)}
+    ids = [found[k] for k in keep]
+    y = np.array([index[by_id[i][0]] for i in ids])
+    ranking = label_issues.rank_issues(y, label_issues.multiclass_probabilities(X[keep], y))
+    report = LabelIssueReport("naive", len(ids), 0, label_issues.FOLDS, left_out_classes=small)
+    report.issues = _issues(ranking, ids, names, by_id)
+    return report
+
+
+# --- custom tags ----------------------------------------------------------------------
+
+
+def tag_labelled(tag: CustomTag) -> _Labelled:
+    rows = _Labelled([], [], [], [])
+    for image_id, label in tag.assignments.order_by("image_id").values_list(
+        "image__image_id", "label"
+    ):
+        rows.image_ids.append(image_id)
+        rows.labels.append(label)
+        rows.sources.append(SOURCE_ASSIGNMENT)
+        rows.words.append("")
+    return rows
+
+
+def tag_label_issues(*, tag: CustomTag) -> LabelIssueReport:
+    """Positives and negatives of a tag whose image contradicts their label, from the
+    out-of-fold scores of the folds the tag's training runs."""
+    return _cached_report(f"tag:{tag.pk}", tag_labelled(tag), _tag_report(tag))
+
+
+def _tag_report(tag: CustomTag):
+    def report(labelled: _Labelled, found: list[str], X: np.ndarray) -> LabelIssueReport:
+        by_id = _rows_by_id(labelled)
+        names = [Assignment.Label.NEGATIVE, Assignment.Label.POSITIVE]
+        y = np.array([by_id[i][0] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
+        try:
+            probabilities = label_issues.binary_probabilities(X, y)
+        except label_issues.TooFewLabels as exc:
+            raise errors.TooFewLabels(f"Tag {tag.name!r}: {exc}") from None
+        folds = min(label_issues.FOLDS, int(y.sum()), int(len(y) - y.sum()))
+        ranking = label_issues.rank_issues(y, probabilities)
+        result = LabelIssueReport(f"tag:{tag.name}", len(found), 0, folds)
+        result.issues = _issues(ranking, found, names, by_id)
+        return result
+
+    return report
+
+
+# --- shared ---------------------------------------------------------------------------
+
+
+def _rows_by_id(labelled: _Labelled) -> dict[str, tuple[str, str, str]]:
+    return {
+        image_id: (label, source, word)
+        for image_id, label, source, word in zip(
+            labelled.image_ids, labelled.labels, labelled.sources, labelled.words
+        )
+    }
+
+
+def _cached_report(kind: str, labelled: _Labelled, compute) -> LabelIssueReport:
+    if not labelled.image_ids:
+        raise errors.TooFewLabels(f"Nothing is labelled yet ({_kind_text(kind)}).")
+    found, X = feature_matrix(settings.MUSES_BACKBONE).rows_for(labelled.image_ids)
+    if not found:
+        raise errors.FeaturesMissing(
+            f"None of the {len(labelled.image_ids)} labelled images has features yet "
+            f"({_kind_text(kind)}): run `manage.py muses_extract_features` first."
+        )
+    by_id = _rows_by_id(labelled)
+    key = CACHE_PREFIX + _digest(kind, [(i, by_id[i][0], by_id[i][1]) for i in found])
+    report = cache.get(key)
+    if report is None:
+        report = compute(labelled, found, X)
+        cache.set(key, report, CACHE_SECONDS)
+    report.without_features = len(labelled.image_ids) - len(found)
+    return report
+
+
+def _kind_text(kind: str) -> str:
+    return "the naive dataset" if kind == "naive" else "this tag"
+
+
+def _digest(kind: str, rows: list[tuple[str, str, str]]) -> str:
+    text = "\n".join([kind, settings.MUSES_BACKBONE, *("\t".join(row) for row in rows)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _issues(ranking, image_ids: list[str], names: list[str], by_id) -> list[dict]:
+    issues = []
+    for rank, k in enumerate(ranking.issues, start=1):
+        image_id = image_ids[k]
+        _, source, word = by_id[image_id]
+        issues.append(
+            {
+                "rank": rank,
+                "image_id": image_id,
+                "given": names[ranking.labels[k]],
+                "suggested": names[ranking.suggested[k]],
+                "given_probability": round(float(ranking.given_probability[k]), 4),
+                "suggested_probability": round(float(ranking.suggested_probability[k]), 4),
+                "source": source,
+                "word": word,
+            }
+        )
+    return issues
+
+
+# --- fixes: one curator's click each ---------------------------------------------------
+
+
+def naive_label_fix(*, image: Image, class_name: str) -> Image:
+    """Give the image a curator's class (the next export and training use it); a curator
+    confirming the given class sets that class, so the record is not listed again."""
+    if class_name not in definitions.classes:
+        raise errors.InvalidFix(f"{class_name[:100]!r} is not a class of the naive classifier.")
+    naive.images_set_curator_class(images=Image.objects.filter(pk=image.pk), class_name=class_name)
+    image.refresh_from_db(fields=["curator_class"])
+    return image
+
+
+def tag_label_fix(*, tag: CustomTag, image: Image, action: str, user=None) -> Assignment | None:
+    """Flip the image's label for the tag, or remove it from the tag."""
+    if action not in TAG_FIXES:
+        raise errors.InvalidFix(f"The fix must be 'flip' or 'remove', not {action[:50]!r}.")
+    assignment = Assignment.objects.filter(tag=tag, image=image).first()
+    if assignment is None:
+        raise errors.InvalidFix(f"Image {image.image_id!r} is not assigned to {tag.name!r}.")
+    if action == "remove":
+        tagging.assignment_delete(tag=tag, image=image)
+        return None
+    flipped = (
+        Assignment.Label.NEGATIVE
+        if assignment.label == Assignment.Label.POSITIVE
+        else Assignment.Label.POSITIVE
+    )
+    return tagging.assignment_set(image=image, tag_name=tag.name, label=flipped, user=user)

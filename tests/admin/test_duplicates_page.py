@@ -1,0 +1,81 @@
+"""The near-duplicates page: groups to review, keep apart or merge; the image list filter."""
+
+import pytest
+from django.urls import reverse
+
+from muses.vision.models import DuplicateGroup, DuplicateMember
+from tests.admin.conftest import changelist_ids
+
+pytestmark = pytest.mark.django_db
+URL = reverse("admin:vision_duplicates")
+
+
+@pytest.fixture
+def open_group(collection):
+    group = DuplicateGroup.objects.create()
+    for image_id in ("met-10-1", "cleveland-1914-1"):
+        DuplicateMember.objects.create(group=group, image=collection[image_id], similarity=0.9)
+    return group
+
+
+def decide(client, group, action):
+    return client.post(
+        reverse("admin:vision_duplicate_decide", args=[group.pk]), {"action": action}
+    )
+
+
+def test_it_shows_each_open_group_with_its_images(admin_client, open_group):
+    response = admin_client.get(URL)
+    assert response.status_code == 200
+    assert b"met-10-1" in response.content and b"cleveland-1914-1" in response.content
+    assert b"Keep apart" in response.content and b"Merge" in response.content
+    assert b"Near-duplicates" in admin_client.get(reverse("admin:index")).content
+
+
+def test_keep_apart_closes_the_group(admin_client, open_group):
+    assert decide(admin_client, open_group, "keep").status_code == 302
+    open_group.refresh_from_db()
+    assert open_group.state == "kept"
+    assert b"met-10-1" not in admin_client.get(URL).content
+
+
+def test_merge_moves_the_images_onto_one_item(admin_client, open_group, collection):
+    decide(admin_client, open_group, "merge")
+    open_group.refresh_from_db()
+    assert open_group.state == "merged"
+    first, second = (collection[i] for i in ("met-10-1", "cleveland-1914-1"))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.item_id == second.item_id
+
+
+def test_an_unknown_action_changes_nothing(admin_client, open_group):
+    response = admin_client.post(
+        reverse("admin:vision_duplicate_decide", args=[open_group.pk]),
+        {"action": "explode"},
+        follow=True,
+    )
+    assert b"Unknown action" in response.content
+    open_group.refresh_from_db()
+    assert open_group.state == "open"
+
+
+def test_the_image_list_filters_images_to_review(admin_client, open_group):
+    url = reverse("admin:collection_image_changelist") + "?near_duplicates=open"
+    assert changelist_ids(admin_client.get(url)) == {"met-10-1", "cleveland-1914-1"}
+    url = reverse("admin:collection_image_changelist") + f"?near_duplicates={open_group.pk}"
+    assert changelist_ids(admin_client.get(url)) == {"met-10-1", "cleveland-1914-1"}
+
+
+def test_find_now_runs_the_search(admin_client, collection, with_features):
+    with_features()
+    response = admin_client.post(reverse("admin:vision_duplicates_find"))
+    assert response.status_code == 302
+
+
+def test_staff_without_change_permission_cannot_decide(client, django_user_model, open_group):
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    client.force_login(viewer)
+    assert decide(client, open_group, "keep").status_code == 403
+    open_group.refresh_from_db()
+    assert open_group.state == "open"
