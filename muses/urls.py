@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.staticfiles.views import serve as serve_static
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.defaults import page_not_found
@@ -7,6 +8,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularSwaggerView
 
 from muses.schema import SchemaView
+from muses.views import home
 
 
 def not_found(request, exception=None):
@@ -25,10 +27,14 @@ def media(request, path):
 
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("custom_tagging.urls")),
     # Media are served by Django for the embedded profile; production puts a proxy in front.
     re_path(r"^media/(?P<path>.*)$", media),
+    # Static files too (the admin's, the API docs'), found in the apps without
+    # collectstatic, whatever DEBUG says; a proxy in front serves STATIC_ROOT instead.
+    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]
