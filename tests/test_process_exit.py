@@ -23,17 +23,20 @@ HOLD_TENSORFLOW = (
 )
 
 
-def start(tmp_path, *args: str) -> subprocess.Popen:
+def start(tmp_path, *args: str, **environ: str) -> subprocess.Popen:
+    """`manage.py <args>` on a fresh migrated SQLite database, in its own process group."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "muses.settings",
         "MUSES_VAR_DIR": str(tmp_path),
         "MUSES_WEIGHTS_DIR": os.environ.get("MUSES_TEST_WEIGHTS_DIR", str(ROOT / "var/weights")),
+        **environ,
     }
     for name in ("DATABASE_URL", "REDIS_URL", "MUSES_Q_SYNC", "MUSES_BACKBONE"):
         env.pop(name, None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    return subprocess.Popen(
+    migrate = [sys.executable, "manage.py", "migrate", "-v", "0"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True)
+    process = subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
@@ -42,14 +45,17 @@ def start(tmp_path, *args: str) -> subprocess.Popen:
         text=True,
         start_new_session=True,
     )
+    process.env = env
+    return process
 
 
-def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 300) -> None:
+def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 300) -> str:
+    """The first line of the process's output containing `text`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if text in line:
-            return
+            return line
         if not line and process.poll() is not None:
             raise AssertionError(f"ended with {process.returncode} before {text!r}")
     raise AssertionError(f"no {text!r} within {seconds} s")
