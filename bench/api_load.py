@@ -5,13 +5,16 @@ endpoint, 5xx count, and checks that every acknowledged upload is stored.
     .venv/bin/python bench/api_load.py [--clients 50] [--requests 200] [--database postgres|sqlite]
 
 Also measures 50 concurrent single-image adds against the backbone's raw batch throughput
-(the dynamic batching figure) with --adds-only.
+(the dynamic batching figure) with --adds-only, and with --demo the seed's own Pool(50)
+`add_sample` client adding 200 images to `make demo`'s server (bin/demo-serve on the
+embedded defaults: SQLite, the ORM broker) beside the raw rate.
 """
 
 import argparse
 import http.client
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -26,12 +29,47 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     ROOT,
+    SAMPLE,
     free_port,
     multipart,
     process_cpu_seconds,
     sample_images,
     server_env,
 )
+
+# The seed's client (customized-training.rst), run as printed but for the host and the list
+# of images; a prelude makes every add that does not answer 201 fail the script.
+SEED_POOL = """
+import requests
+_post = requests.post
+def _post_expecting_201(*args, **kwargs):
+    response = _post(*args, **kwargs)
+    if response.status_code != 201:
+        raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+    return response
+requests.post = _post_expecting_201
+import json, sys, time
+seed_images = json.loads(sys.argv[1])
+start = time.perf_counter()
+
+from multiprocessing import Pool
+import requests
+
+def add_sample(item):
+  img_path = item['path']
+  image_id = item['image_id']
+  with open(img_path, 'rb') as image:
+      data = {'data': image}
+      r = requests.post('http://127.0.0.1:5000/system/database/image/add?image_id=%s' % image_id, files=data).json()
+  return r
+
+pool = Pool(50)
+images = seed_images
+results = pool.map(add_sample, images)
+pool.close()
+pool.join()
+print(len(results), time.perf_counter() - start)
+"""  # noqa: E501
 
 
 def start_server(env: dict, port: int, workers: int, threads: int) -> list[subprocess.Popen]:
@@ -264,6 +302,67 @@ def raw_batch_rate(seconds: float = 15) -> tuple[float, float]:
     return float(rate), float(cpu_ms)
 
 
+def start_demo(env: dict, port: int) -> subprocess.Popen:
+    """`make demo`'s server on a fresh embedded database, in its own process group."""
+    env = {**env, "MUSES_PORT": str(port)}
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], env=env, check=True
+    )
+    demo = subprocess.Popen(["bash", "bin/demo-serve"], cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 400
+    while time.time() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=60)
+            return demo
+        except requests.RequestException:
+            time.sleep(0.5)
+    os.killpg(demo.pid, 15)
+    raise SystemExit("the demo did not start")
+
+
+def seed_pool_adds(port: int, n: int = 200) -> float:
+    """The seed's Pool(50) add_sample adding n sample images; images/s (all must be 201)."""
+    import json
+
+    images = [
+        {"image_id": f"seed{i}", "path": str(p)}
+        for i, p in enumerate(sorted(SAMPLE.glob("*.jpg"))[:n])
+    ]
+    script = SEED_POOL.replace("127.0.0.1:5000", f"127.0.0.1:{port}")
+    out = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(images)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    count, seconds = out.split()
+    assert int(count) == len(images)
+    return len(images) / float(seconds)
+
+
+def demo_adds() -> None:
+    raw, raw_cpu_ms = raw_batch_rate()
+    port = free_port()
+    env = {**server_env("sqlite"), "MUSES_LOG_LEVEL": "WARNING"}
+    demo = start_demo(env, port)
+    try:
+        rate = seed_pool_adds(port)
+        stored = requests.get(f"http://127.0.0.1:{port}/", timeout=60).text
+    finally:
+        os.killpg(demo.pid, 15)
+        demo.wait(timeout=60)
+    print(f"raw batch-32 backbone throughput (same run): {raw:.1f} img/s")
+    print(f"  ({raw_cpu_ms:.1f} CPU ms per image)")
+    print(
+        f"make demo (gunicorn 1 worker x 32 threads, SQLite, ORM broker), the seed's Pool(50) "
+        f"add_sample, 200 images: {rate:.1f} img/s = {rate / raw:.0%} of raw, every reply 201"
+    )
+    count = re.search(r'<dd id="images">(\d+)</dd>', stored)
+    print(f"images stored afterwards (the landing page's count): {count and count.group(1)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
@@ -273,6 +372,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=25)
     parser.add_argument("--adds-only", action="store_true")
     parser.add_argument(
+        "--demo", action="store_true", help="The seed's Pool(50) against make demo."
+    )
+    parser.add_argument(
         "--server-env",
         action="append",
         default=[],
@@ -281,6 +383,8 @@ def main() -> None:
         "TF_NUM_INTRAOP_THREADS=1.",
     )
     args = parser.parse_args()
+    if args.demo:
+        return demo_adds()
     raw, raw_cpu_ms = raw_batch_rate() if args.adds_only else (None, None)
     port = free_port()
     env = {**server_env(args.database), **dict(kv.split("=", 1) for kv in args.server_env)}

@@ -65,8 +65,10 @@ class JobOutputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     rows = serializers.IntegerField(required=False)
     result_url = serializers.CharField(required=False, allow_null=True)
+    tag_deleted = serializers.BooleanField(required=False, help_text="The tag was deleted since.")
     warning = serializers.CharField(
-        required=False, help_text="Why a queued job is not taken (no queue worker running)."
+        required=False,
+        help_text="Why a queued job is not taken (no queue worker), or that its tag was deleted.",
     )
 
     def to_representation(self, job):
@@ -88,6 +90,11 @@ class JobOutputSerializer(serializers.Serializer):
                 metrics=version.metrics if version else None,
                 threshold=version.threshold if version else None,
             )
+            if job.tag_id is None:  # the tag was deleted (/custom/delete) after the job
+                data.update(
+                    tag_deleted=True,
+                    warning=f"The tag {job.tag_name!r} was deleted since; its versions are gone.",
+                )
         elif isinstance(job, PredictionJob):
             done = job.state == "success"
             data.update(

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.staticfiles.views import serve as serve_static
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.defaults import page_not_found
@@ -6,6 +7,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from muses.media_views import MediaFileView
 from muses.schema import SchemaView
+from muses.views import home
 
 
 def not_found(request, exception=None):
@@ -19,6 +21,7 @@ handler404 = not_found
 
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -28,4 +31,7 @@ urlpatterns = [
     # Media need the API's token too; in production nginx sends the bytes after Django says
     # yes (MUSES_MEDIA_ACCEL_REDIRECT), or the media live on S3 behind signed URLs.
     re_path(r"^media/(?P<path>.*)$", MediaFileView.as_view(), name="media"),
+    # Static files too (the admin's, the API docs'), found in the apps without
+    # collectstatic, whatever DEBUG says; a proxy in front serves STATIC_ROOT instead.
+    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]

@@ -131,3 +131,13 @@ def test_sync_mode_stamps_no_heartbeat(api, labelled_tag):
     labelled_tag("red")
     task_id = api.get("/custom/train/red").json()["task_id"]
     assert TrainingJob.objects.get(task_id=task_id).heartbeat is None
+
+
+def test_status_of_a_training_whose_tag_was_deleted_says_so(api, labelled_tag):
+    labelled_tag("red")
+    task_id = api.get("/custom/train/red").json()["task_id"]
+    api.get("/custom/delete/red")
+    body = api.get(f"/status/{task_id}").json()
+    assert body["state"] == "success" and body["version"] is None
+    assert body["tag_deleted"] is True
+    assert "'red' was deleted" in body["warning"]

@@ -1,0 +1,89 @@
+"""MUSES processes end promptly on SIGINT and SIGTERM: a command that loaded TensorFlow,
+and the queue worker, also when a second signal arrives while it stops. (The web server
+and the demo as a whole: tests/test_demo_serve.py.)"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_deploy import ROOT
+
+STOP_S = 20
+LOADED = "loaded"
+# A command holding TensorFlow and a traced model, then waiting: as an interrupted
+# extraction or training would be.
+HOLD_TENSORFLOW = (
+    "import numpy as np, time; from muses.vision.backbones import get_backbone; "
+    "b = get_backbone(); b.extract(np.zeros((2, b.input_size, b.input_size, 3), np.uint8)); "
+    f"print('{LOADED}', flush=True); time.sleep(600)"
+)
+
+
+def start(tmp_path, *args: str, **environ: str) -> subprocess.Popen:
+    """`manage.py <args>` on a fresh migrated SQLite database, in its own process group."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "muses.settings",
+        "MUSES_VAR_DIR": str(tmp_path),
+        "MUSES_WEIGHTS_DIR": os.environ.get("MUSES_TEST_WEIGHTS_DIR", str(ROOT / "var/weights")),
+        **environ,
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "MUSES_Q_SYNC", "MUSES_BACKBONE"):
+        env.pop(name, None)
+    migrate = [sys.executable, "manage.py", "migrate", "-v", "0"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    process.env = env
+    return process
+
+
+def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 300) -> str:
+    """The first line of the process's output containing `text`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if text in line:
+            return line
+        if not line and process.poll() is not None:
+            raise AssertionError(f"ended with {process.returncode} before {text!r}")
+    raise AssertionError(f"no {text!r} within {seconds} s")
+
+
+def ends_within(process: subprocess.Popen, seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return False
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_command_that_loaded_tensorflow_ends_promptly_on_a_signal(tmp_path, name):
+    process = start(tmp_path, "shell", "-c", HOLD_TENSORFLOW)
+    wait_for_line(process, LOADED)
+    process.send_signal(getattr(signal, name))
+    assert ends_within(process, STOP_S)
+    assert process.returncode != 0
+
+
+def test_the_queue_worker_stops_on_sigint_even_when_a_second_signal_follows(tmp_path):
+    process = start(tmp_path, "qcluster")
+    wait_for_line(process, "running.")
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole group
+    time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)  # and a supervisor's SIGTERM
+    assert ends_within(process, STOP_S)
