@@ -25,16 +25,22 @@ MIB = 2**20
 
 
 def long_name_bomb(size: int) -> bytes:
+    """A valid gzip (CRC and length right) of the header and `size` bytes of 'a'."""
     info = tarfile.TarInfo("././@LongLink")
     info.type, info.size = tarfile.GNUTYPE_LONGNAME, size
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-    head = deflater.compress(info.tobuf(format=tarfile.GNU_FORMAT))
-    head += deflater.flush(zlib.Z_FULL_FLUSH)
+    head = deflater.compress(header) + deflater.flush(zlib.Z_FULL_FLUSH)
     # After a full flush the deflater starts afresh: one MiB of 'a' compresses the same way
     # each time, so the bomb is built without compressing all of it.
-    piece = deflater.compress(b"a" * MIB) + deflater.flush(zlib.Z_FULL_FLUSH)
+    unit = b"a" * MIB
+    piece = deflater.compress(unit) + deflater.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(header)
+    for _ in range(size // MIB):
+        crc = zlib.crc32(unit, crc)
     body = head + piece * (size // MIB) + deflater.flush()
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + body + struct.pack("<II", 0, 0)
+    trailer = struct.pack("<II", crc, (len(header) + size) & 0xFFFFFFFF)
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + body + trailer
 
 
 def measured(read) -> tuple[float, float, int, str]:
@@ -44,7 +50,7 @@ def measured(read) -> tuple[float, float, int, str]:
         read()
         outcome = "read"
     except Exception as exc:  # both readers fail on it; how they fail is the point
-        outcome = f"{type(exc).__name__}: {str(exc)[:90]}"
+        outcome = f"{type(exc).__name__}: {' '.join(str(exc).split())[:90]}"
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
