@@ -166,7 +166,6 @@ class CheckedTarStream:
         self._produced = 0  # stream position of the end of _buffer
         self._next_header = 0  # stream position of the next header block to check
         self._end = None  # stream position after the end-of-archive block, once seen
-        self._exhausted = False
         self._headers = 0
         self._long_name: str | None = None
         self._pax: dict[str, str] = {}
@@ -196,7 +195,6 @@ class CheckedTarStream:
             return True
         chunk = next(self._chunks, None)
         if chunk is None:
-            self._exhausted = True
             if self._produced > self._next_header:
                 raise errors.InvalidState("The state tar is truncated (it ends inside a member).")
             return False
@@ -221,6 +219,8 @@ class CheckedTarStream:
             self._end = self._next_header + BLOCK  # tarfile stops at the first zero block
             return True
         kind, size, name = block[156:157], _header_size(block), self._name_of(block)
+        if kind == tarfile.AREGTYPE and block[0:100].split(b"\0", 1)[0].endswith(b"/"):
+            kind = tarfile.DIRTYPE  # as tarfile reads it: a directory, no data follows
         data_size = self._data_size(kind, size, name)
         data_end = self._next_header + BLOCK + _padded(data_size)
         if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):

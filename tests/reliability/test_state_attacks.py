@@ -11,7 +11,9 @@ import hashlib
 import io
 import json
 import lzma
+import shutil
 import struct
+import subprocess
 import tarfile
 import tracemalloc
 import zlib
@@ -141,6 +143,22 @@ def test_a_gzipped_state_with_gnu_long_names_loads(api, base):
     content = gzip.compress(tar_of(files, fmt=tarfile.GNU_FORMAT))
     response = api.post("/set_state", as_upload(content), format="multipart")
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="no tar command here")
+@pytest.mark.parametrize("fmt", ["gnu", "posix", "ustar"])
+def test_a_state_repacked_by_the_tar_command_loads(api, base, tmp_path, fmt):
+    for name, data in base.items():
+        (tmp_path / "state" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "state" / name).write_bytes(data)
+    archive = tmp_path / "state.tar.gz"
+    subprocess.run(
+        ["tar", f"--format={fmt}", "-czf", str(archive), "-C", str(tmp_path / "state"), "."],
+        check=True,
+    )
+    response = api.post("/set_state", as_upload(archive.read_bytes()), format="multipart")
+    assert response.status_code == 200, response.content
+    assert CustomTag.objects.filter(name="fresh").exists()
 
 
 ATTACKS = {
