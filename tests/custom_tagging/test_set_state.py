@@ -101,6 +101,20 @@ def test_a_state_with_another_threshold_adds_a_new_active_version(api, trained_t
     assert TagVersion.objects.get(tag__name="red", is_active=True).number == 2
 
 
+def test_loading_a_state_relabels_images_already_assigned_here(api, trained_tag):
+    trained_tag("red")
+    content = api.get("/get_state").content
+    api.get("/custom/assign/red-pos-0/negative/red")
+    api.get("/custom/assign/red-neg-0/positive/red")
+    response = api.post("/set_state", as_upload(content), format="multipart")
+    assert response.status_code == 200, response.content
+    labels = dict(
+        Assignment.objects.filter(tag__name="red").values_list("image__image_id", "label")
+    )
+    assert labels["red-pos-0"] == "positive" and labels["red-neg-0"] == "negative"
+    assert len(labels) == 12
+
+
 def test_assignments_of_images_not_here_are_skipped_and_counted(api, exported):
     from muses.collection.models import Image
 
