@@ -3,6 +3,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from muses.env import (
     env_bool,
+    env_choice,
     env_int,
     env_list,
     parse_database_url,
@@ -65,6 +66,17 @@ def test_it_rejects_an_integer_that_is_not_one(monkeypatch):
     monkeypatch.setenv("MUSES_BATCH_MAX", "thirty")
     with pytest.raises(ImproperlyConfigured, match="MUSES_BATCH_MAX"):
         env_int("MUSES_BATCH_MAX", 32)
+
+
+def test_it_rejects_an_inference_engine_it_does_not_know_naming_the_choices(monkeypatch):
+    monkeypatch.setenv("MUSES_INFERENCE", "onnxruntime")
+    with pytest.raises(ImproperlyConfigured, match="MUSES_INFERENCE='onnxruntime' is not one of"):
+        env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
+
+
+def test_an_inference_choice_is_read_case_insensitively(monkeypatch):
+    monkeypatch.setenv("MUSES_PRECISION", " BF16 ")
+    assert env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16")) == "bf16"
 
 
 def test_it_splits_allowed_hosts_on_commas(monkeypatch):
