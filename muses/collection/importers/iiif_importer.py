@@ -52,10 +52,9 @@ def read_iiif(
         backoff=settings.MUSES_IIIF_BACKOFF,
     )
     workers = max(1, settings.MUSES_IIIF_WORKERS)
-    with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iiif") as pool,
-        tqdm(desc="downloading images", unit="image", disable=not progress, leave=False) as bar,
-    ):
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iiif")
+    bar = tqdm(desc="downloading images", unit="image", disable=not progress, leave=False)
+    try:
         pending: deque[_Pending] = deque()
         for number, (where, document) in enumerate(walk(source, fetcher), start=1):
             row, record = _row(number, where, document, museum, language)
@@ -64,6 +63,11 @@ def read_iiif(
                 yield _finish(pending.popleft())
         while pending:
             yield _finish(pending.popleft())
+    finally:
+        # A stopped import (an error while storing, Ctrl-C) waits only for the downloads
+        # already running, not for those still queued.
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
 
 
 # --- reading documents ----------------------------------------------------------------
@@ -205,6 +209,8 @@ def _finish(entry: _Pending) -> ImportRow:
             entry.row.images.append(future.result())
         except (FetchError, ImageDecodeError) as exc:
             entry.row.image_failures.append(f"canvas {canvas.canvas_id}: {exc}")
+        except Exception as exc:  # one broken canvas must not stop the others
+            entry.row.image_failures.append(f"canvas {canvas.canvas_id}: failed ({exc!r})")
     return entry.row
 
 
