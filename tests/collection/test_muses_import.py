@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from muses.collection.models import Image, Item
 from tests.conftest import encode_image
+
 # The numpy stand-in backbone of the custom-tagging tests (autouse): no TensorFlow here.
 from tests.custom_tagging.conftest import tagging_backbone  # noqa: F401
 
