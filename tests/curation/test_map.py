@@ -90,9 +90,8 @@ def test_a_selection_is_marked_positive_for_a_tag(admin_client, reds_and_blues):
 def test_a_selection_gets_a_curator_class(admin_client, reds_and_blues):
     chosen = [image.image_id for image in reds_and_blues[10:]]
     apply(admin_client, image_ids=chosen, action="curator_class", class_name="coin")
-    assert set(Image.objects.filter(curator_class="coin").values_list("image_id", flat=True)) == set(
-        chosen
-    )
+    coins = Image.objects.filter(curator_class="coin").values_list("image_id", flat=True)
+    assert set(coins) == set(chosen)
 
 
 def test_bad_selections_change_nothing(admin_client, reds_and_blues):
