@@ -65,7 +65,7 @@ def serve(var_dir: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "MUSES_VAR_DIR": var_dir, "MUSES_LOG_LEVEL": "WARNING"}
     command = [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}"]
     server = subprocess.Popen([*command, "--noreload"], env=env, stdout=subprocess.DEVNULL)
-    for _ in range(100):
+    for _ in range(600):  # the server imports Django and its apps first: slow on a busy machine
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return server
