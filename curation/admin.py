@@ -1,13 +1,16 @@
-"""Curation pages in the admin: "Review likely errors" for the naive dataset and for each
-custom tag — thumbnails with the given and the suggested label, and one-click fixes (set
-the curator class; flip or remove a tag assignment) that the next export and training use."""
+"""Curation pages in the admin: the map of the collection (a lasso selection feeds bulk
+actions), and "Review likely errors" for the naive dataset and for each custom tag:
+thumbnails with the given and the suggested label, and one-click fixes (set the curator
+class; flip or remove a tag assignment) that the next export and training use."""
 
 from __future__ import annotations
+
+import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,12 +18,14 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from curation import services
+from curation.models import MapPoint
 from custom_tagging.models import CustomTag
 from muses.admin_site import AdminPage, admin_page_register
 from muses.collection.models import Image
 from naive_classification import definitions
 
 PER_PAGE = 48
+MAX_SELECTION = 100_000
 TEMPLATE = "admin/curation/label_issues.html"
 
 
@@ -121,6 +126,66 @@ def tag_fix_view(request, site, tag_pk: int):
     )
 
 
+# --- the map ----------------------------------------------------------------------------
+
+
+def map_view(request, site):
+    context = {
+        **site.each_context(request),
+        "title": "Map of the collection",
+        "tags": CustomTag.objects.filter(versions__is_active=True).order_by("name"),
+        "all_tags": CustomTag.objects.order_by("name"),
+        "classes": definitions.class_names(),
+        "points": MapPoint.objects.count(),
+        "can_change": _can_change(request),
+    }
+    return TemplateResponse(request, "admin/curation/map.html", context)
+
+
+def map_points_view(request, site):
+    colour_by = request.GET.get("colour", "naive")
+    tag = None
+    if colour_by.startswith("tag:"):
+        tag = CustomTag.objects.filter(name=colour_by[4:]).first()
+        if tag is None:
+            return JsonResponse({"detail": f"No custom tag named {colour_by[4:]!r}."}, status=404)
+    elif colour_by not in services.MAP_COLOURINGS:
+        return JsonResponse({"detail": f"Unknown colouring {colour_by[:30]!r}."}, status=400)
+    try:
+        return JsonResponse(services.map_points(colour_by=colour_by, tag=tag))
+    except APIException as exc:
+        return JsonResponse({"detail": str(exc.detail)}, status=exc.status_code)
+
+
+def map_layout_view(request, site):
+    if not _can_change(request):
+        raise PermissionDenied
+    services.map_layout_enqueue()
+    messages.success(request, "The map is being laid out in the background; reload in a while.")
+    return HttpResponseRedirect(reverse("admin:curation_map"))
+
+
+def map_apply_view(request, site):
+    if not _can_change(request):
+        raise PermissionDenied
+    try:
+        body = json.loads(request.body or b"{}")
+        count = services.map_selection_apply(
+            image_ids=[str(i) for i in body.get("image_ids", [])][:MAX_SELECTION],
+            action=str(body.get("action", "")),
+            tag_name=str(body.get("tag", "")),
+            class_name=str(body.get("class_name", "")),
+            user=request.user,
+        )
+    except (ValueError, AttributeError):
+        return JsonResponse(
+            {"detail": "The body must be JSON with image_ids and action."}, status=400
+        )
+    except APIException as exc:
+        return JsonResponse({"detail": str(exc.detail)}, status=exc.status_code)
+    return JsonResponse({"changed": count})
+
+
 def curation_urls(site) -> list:
     def view(func, post=False):
         wrapped = require_POST(func) if post else func
@@ -133,6 +198,10 @@ def curation_urls(site) -> list:
         path(f"{base}naive/fix/", view(naive_fix_view, True), name="curation_naive_fix"),
         path(f"{base}tags/<int:tag_pk>/", view(tag_view), name="curation_tag_issues"),
         path(f"{base}tags/<int:tag_pk>/fix/", view(tag_fix_view, True), name="curation_tag_fix"),
+        path("curation/map/", view(map_view), name="curation_map"),
+        path("curation/map/points.json", view(map_points_view), name="curation_map_points"),
+        path("curation/map/layout/", view(map_layout_view, True), name="curation_map_layout"),
+        path("curation/map/apply/", view(map_apply_view, True), name="curation_map_apply"),
     ]
 
 
@@ -143,5 +212,15 @@ admin_page_register(
         name="Review likely errors",
         url_name="curation_label_issues",
         urls=curation_urls,
+    )
+)
+# Its URLs come with the page above; this entry only lists the map in the index.
+admin_page_register(
+    AdminPage(
+        app_label="curation",
+        app_name="Curation",
+        name="Map of the collection",
+        url_name="curation_map",
+        urls=lambda site: [],
     )
 )
