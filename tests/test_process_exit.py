@@ -3,9 +3,11 @@ and the queue worker, also when a second signal arrives while it stops. (The web
 and the demo as a whole: tests/test_demo_serve.py.)"""
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -50,15 +52,35 @@ def start(tmp_path, *args: str, **environ: str) -> subprocess.Popen:
 
 
 def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 300) -> str:
-    """The first line of the process's output containing `text`."""
+    """The first line of the process's output containing `text`; fails after `seconds`
+    even when the process goes silent (a plain readline would block forever)."""
+    lines = _output_lines(process)
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            process.wait()
+            raise AssertionError(f"ended with {process.returncode} before {text!r}")
         if text in line:
             return line
-        if not line and process.poll() is not None:
-            raise AssertionError(f"ended with {process.returncode} before {text!r}")
     raise AssertionError(f"no {text!r} within {seconds} s")
+
+
+def _output_lines(process: subprocess.Popen) -> queue.Queue:
+    """The process's output lines, read by a thread of their own (None once it ends)."""
+    if not hasattr(process, "lines"):
+        process.lines = queue.Queue()
+
+        def read() -> None:
+            for line in process.stdout:
+                process.lines.put(line)
+            process.lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+    return process.lines
 
 
 def ends_within(process: subprocess.Popen, seconds: float) -> bool:
