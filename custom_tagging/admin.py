@@ -38,8 +38,8 @@ from custom_tagging.models import (
 )
 from muses.admin_site import action_form, action_form_page
 from muses.collection.models import Image
+from muses.vision.index import feature_index
 from muses.vision.models import ImageFeature
-from muses.vision.store import feature_matrix
 
 SUGGESTIONS = 12
 RECENT_JOBS = 5
@@ -242,7 +242,7 @@ def version_curve(version: TagVersion) -> Curve | None:
 
 def _labelled_curve(version: TagVersion) -> Curve | None:
     labels = dict(version.tag.assignments.values_list("image__image_id", "label"))
-    found, features = feature_matrix(version.backbone).rows_for(list(labels))
+    found, features = feature_index(version.backbone).vectors_of(list(labels))
     coef = version.coef_array()
     if not found or features.shape[1] != len(coef):
         return None

@@ -118,6 +118,16 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 # small network leaves cores idle between its ops; two overlapping passes keep them busy.
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
+# The per-machine feature index every process maps (a local disk: flock and mmap).
+MUSES_INDEX_DIR = env_path("MUSES_INDEX_DIR", MUSES_VAR_DIR / "index")
+# A library up to this many feature rows gets its missing index built inside the request
+# that finds none; a larger one gets a queued rebuild and a 503 meanwhile.
+MUSES_INDEX_INLINE_ROWS = env_int("MUSES_INDEX_INLINE_ROWS", 20_000)
+# How often a process probes the database for rows another machine stored.
+MUSES_INDEX_POLL_S = env_float("MUSES_INDEX_POLL_S", 2.0)
+# Suggestions score at most this many rows (random blocks of the library past it): the
+# least certain of 100,000 are as good to label next as the least certain of all.
+MUSES_SUGGEST_MAX_ROWS = env_int("MUSES_SUGGEST_MAX_ROWS", 100_000)
 
 MUSES_CONFIG = {
     "classification": {
