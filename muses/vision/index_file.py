@@ -55,7 +55,7 @@ ROW_DTYPE = np.dtype(
     ]
 )
 DEAD_AT = ROW_DTYPE.fields["dead"][1]
-# Rows appended since the sorted look-up was built are kept in a dict until there are this
+# Rows appended since a sorted look-up was built are kept in a dict until there are this
 # many (or a quarter of the rest), then folded into the sorted arrays.
 TAIL_FOLD_MIN = 50_000
 
@@ -270,51 +270,25 @@ class FeatureIndexFile:
     def rows_of_features(self, feature_pks) -> np.ndarray:
         """Row numbers of live rows holding these feature pks; -1 where none."""
         with self._thread_lock:
-            wanted = np.asarray(feature_pks, dtype=np.int64)
-            found = np.full(len(wanted), -1, dtype=np.int64)
-            if len(self._sorted_features):
-                at = np.searchsorted(self._sorted_features, wanted)
-                at = np.minimum(at, len(self._sorted_features) - 1)
-                hit = self._sorted_features[at] == wanted
-                found[hit] = self._sorted_rows[at[hit]]
-            if self._tail:
-                for i, pk in enumerate(wanted.tolist()):
-                    row = self._tail.get(pk)
-                    if row is not None:
-                        found[i] = row
-            if len(found) and self._count:
-                dead = self.rows()["dead"][np.maximum(found, 0)] != 0
-                found[dead | (found < 0)] = -1
-            return found
+            return self._live_only(self._by_feature.find(feature_pks))
+
+    def rows_of_images(self, image_pks) -> np.ndarray:
+        """Row numbers of the newest live row of each image pk; -1 where none."""
+        with self._thread_lock:
+            return self._live_only(self._by_image.find(image_pks))
+
+    def _live_only(self, found: np.ndarray) -> np.ndarray:
+        if len(found) and self._count:
+            dead = self.rows()["dead"][np.maximum(found, 0)] != 0
+            found[dead | (found < 0)] = -1
+        return found
 
     def _reset_lookup(self) -> None:
-        self._sorted_features = np.zeros(0, np.int64)
-        self._sorted_rows = np.zeros(0, np.int64)
-        self._tail: dict[int, int] = {}
-        self._looked_up = 0
+        self._by_feature, self._by_image = RowLookup("feature"), RowLookup("image")
 
     def _extend_lookup(self, count: int) -> None:
-        """Feature pk -> row for rows [looked_up, count): a dict for a short tail, folded
-        into sorted arrays when it grows (the first open sorts everything once)."""
-        if count <= self._looked_up:
-            return
-        new = self._maps[2][self._looked_up : count]["feature"]
-        if len(self._tail) + len(new) >= max(TAIL_FOLD_MIN, len(self._sorted_features) // 4):
-            self._fold_lookup(count)
-        else:
-            self._tail.update(zip(new.tolist(), range(self._looked_up, count)))
-        self._looked_up = count
-
-    def _fold_lookup(self, count: int) -> None:
-        features = np.array(self._maps[2][:count]["feature"], dtype=np.int64)
-        order = np.argsort(features, kind="stable")
-        ordered = features[order]
-        # A feature pk can come back (SQLite reuses the highest rowid after a delete): the
-        # last row holding it is the current one.
-        last = np.r_[ordered[1:] != ordered[:-1], True] if len(ordered) else ordered.astype(bool)
-        self._sorted_features = ordered[last]
-        self._sorted_rows = order[last].astype(np.int64)
-        self._tail = {}
+        for lookup in (self._by_feature, self._by_image):
+            lookup.extend(self._maps[2], count)
 
     # --- writing ----------------------------------------------------------------------
 
@@ -343,6 +317,8 @@ class FeatureIndexFile:
             fresh = self.rows_of_features(feature_pks) < 0
             if not fresh.any():
                 return 0
+            # One live row per image: a re-extracted image's old row goes.
+            self._tombstone_rows(self.rows_of_images(np.asarray(image_pks)[fresh]))
             return self._append_locked(
                 feature_pks[fresh],
                 np.asarray(image_pks, dtype=np.int64)[fresh],
@@ -384,15 +360,17 @@ class FeatureIndexFile:
         with self.locked():
             if not self.refresh():
                 raise IndexMissing(f"{self.path} was replaced by a rebuild; open it again.")
-            rows = self.rows_of_features(feature_pks)
-            rows = np.unique(rows[rows >= 0])
-            for row in rows.tolist():
-                os.pwrite(self._rows_fd, b"\x01", HEADER_BYTES + row * ROW_DTYPE.itemsize + DEAD_AT)
-            if len(rows):
-                count, generation, dead, _, ncells = self._live()
-                self._write_live(count, generation + 1, dead + len(rows), ncells)
-                self.refresh()
-            return len(rows)
+            return self._tombstone_rows(self.rows_of_features(feature_pks))
+
+    def _tombstone_rows(self, rows: np.ndarray) -> int:
+        rows = np.unique(rows[rows >= 0])
+        for row in rows.tolist():
+            os.pwrite(self._rows_fd, b"\x01", HEADER_BYTES + row * ROW_DTYPE.itemsize + DEAD_AT)
+        if len(rows):
+            count, generation, dead, _, ncells = self._live()
+            self._write_live(count, generation + 1, dead + len(rows), ncells)
+            self.refresh()
+        return len(rows)
 
     def mark_superseded(self) -> None:
         count, generation, dead, _, ncells = self._live()
@@ -406,6 +384,53 @@ class FeatureIndexFile:
 
     def dead_count(self) -> int:
         return self._live()[2]
+
+
+class RowLookup:
+    """key -> newest row for one int64 column of the rows: sorted arrays for the bulk
+    (one argsort when a process opens the index), a dict for rows appended since, folded
+    in when it grows. A look-up of k keys costs O(k log n), whatever the library."""
+
+    def __init__(self, column: str):
+        self.column = column
+        self.keys = np.zeros(0, np.int64)
+        self.rows = np.zeros(0, np.int64)
+        self.tail: dict[int, int] = {}
+        self.seen = 0
+
+    def extend(self, rows: np.ndarray, count: int) -> None:
+        if count <= self.seen:
+            return
+        if len(self.tail) + count - self.seen >= max(TAIL_FOLD_MIN, len(self.keys) // 4):
+            self._fold(rows, count)
+        else:
+            new = rows[self.seen : count][self.column].tolist()
+            self.tail.update(zip(new, range(self.seen, count)))
+        self.seen = count
+
+    def _fold(self, rows: np.ndarray, count: int) -> None:
+        keys = np.array(rows[:count][self.column], dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        # A key can come back (an image re-extracted; SQLite reusing the highest rowid
+        # after a delete): the last row holding it is the current one.
+        last = np.r_[ordered[1:] != ordered[:-1], True] if len(ordered) else ordered.astype(bool)
+        self.keys, self.rows = ordered[last], order[last].astype(np.int64)
+        self.tail = {}
+
+    def find(self, keys) -> np.ndarray:
+        wanted = np.asarray(keys, dtype=np.int64)
+        found = np.full(len(wanted), -1, dtype=np.int64)
+        if len(self.keys):
+            at = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+            hit = self.keys[at] == wanted
+            found[hit] = self.rows[at[hit]]
+        if self.tail:
+            for i, key in enumerate(wanted.tolist()):
+                row = self.tail.get(key)
+                if row is not None:
+                    found[i] = row
+        return found
 
 
 def _to_dtype(vectors: np.ndarray, dtype: str, dim: int) -> np.ndarray:
