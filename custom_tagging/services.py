@@ -670,11 +670,13 @@ def _models_for_names(tag_names: list[str] | None) -> ActiveModels:
     if not tag_names:
         return active_models()
     names = list(dict.fromkeys(tag_name_validate(n) for n in tag_names))
+    models = active_models(names)
+    if len(models) == len(names):
+        return models  # one query on the request path; the checks below explain a miss
     known = set(CustomTag.objects.filter(name__in=names).values_list("name", flat=True))
     unknown = [n for n in names if n not in known]
     if unknown:
         raise errors.TagNotFound(f"No custom tag named {', '.join(map(repr, unknown))}.")
-    models = active_models(names)
     untrained = [n for n in names if n not in set(models.tag_names)]
     if untrained:
         raise errors.TagNotTrained(

@@ -264,16 +264,23 @@ class FeatureIndex:
                 rows["dead"] == 0,
             )
 
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def nearest(
+        self, query: np.ndarray, k: int, *, exhaustive: bool = False
+    ) -> list[tuple[int, float]]:
         """(image pk, cosine similarity) of the k live rows most similar to query, best
-        first: exact, over the whole float16 matrix in chunks."""
+        first: exact over the rows of the probed cells of a large index, over every row of
+        a small one (or when exhaustive)."""
         handle = self.file()
         if handle is None or handle.count == 0:
             return []
         query = np.asarray(query, np.float32)
+        if handle.cells is None or exhaustive:
+            parts = handle.chunks(SEARCH_CHUNK)
+        else:
+            parts = _probed_parts(handle, query, settings.MUSES_SIMILAR_PROBE)
+        best_pks, best_sims = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
         query_norm = float(np.linalg.norm(query)) or 1.0
-        best_pks, best_sims = [], []
-        for _, rows, vectors in handle.chunks(SEARCH_CHUNK):
+        for rows, vectors in ((rows, vectors) for *_, rows, vectors in parts):
             norms = np.where(rows["norm"] > 0, rows["norm"], 1.0) * query_norm
             sims = (vectors @ query) / norms
             sims[rows["dead"] != 0] = -np.inf
@@ -310,6 +317,23 @@ class FeatureIndex:
         return 0 if handle is None else handle.count - handle.dead_count()
 
 
+def _probed_parts(handle: FeatureIndexFile, query: np.ndarray, probe: int):
+    """(rows, float32 vectors) of the cells nearest the query: contiguous slices of the
+    grouped rows, plus the rows appended since whose cell is among them."""
+    model = handle.cells
+    cells = np.sort(model.probe(query, probe))
+    starts, stops = model.offsets[cells], model.offsets[cells + 1]
+    picked = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] + [[]]).astype(
+        np.int64
+    )
+    tail = handle.rows()["cell"][model.partitioned :]
+    picked = np.concatenate([picked, model.partitioned + np.flatnonzero(np.isin(tail, cells))])
+    rows, matrix = handle.rows(), handle.matrix()
+    for start in range(0, len(picked), SEARCH_CHUNK):
+        part = picked[start : start + SEARCH_CHUNK]
+        yield rows[part], np.asarray(matrix[part], np.float32)
+
+
 def _top(values: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest values, largest first, ties in position order: an
     argpartition and a sort of k, not of all."""
@@ -321,13 +345,18 @@ def _top(values: np.ndarray, k: int) -> np.ndarray:
 
 def feature_refs(*, backbone: str, image_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
     """image_id -> (feature pk, image pk) of the stored vectors of one feature space."""
+    from muses.collection.models import Image
+
     ids = list(dict.fromkeys(image_ids))
     refs: dict[str, tuple[int, int]] = {}
     for start in range(0, len(ids), LOOKUP_CHUNK):
         chunk = ids[start : start + LOOKUP_CHUNK]
-        rows = space_features(backbone).filter(image__image_id__in=chunk)
-        for image_id, pk, image_pk in rows.values_list("image__image_id", "id", "image_id"):
-            refs[image_id] = (pk, image_pk)
+        # Two look-ups by unique index rather than one join: the planner cannot pick a
+        # scan of the feature table, whatever its statistics say.
+        names = dict(Image.objects.filter(image_id__in=chunk).values_list("pk", "image_id"))
+        rows = space_features(backbone).filter(image_id__in=list(names))
+        for pk, image_pk in rows.values_list("id", "image_id"):
+            refs[names[image_pk]] = (pk, image_pk)
     return refs
 
 
@@ -442,13 +471,16 @@ def index_rebuild(*, backbone: str, progress=None) -> int:
     if first is None:
         _remove_index(backbone)
         return 0
-    return index_file.index_create(
+    rows = index_file.index_create(
         index_directory(),
         index_name(backbone),
         dim=first,
         dtype=INDEX_DTYPE,
         batches=_database_batches(backbone, progress),
     )
+    if rows >= settings.MUSES_INDEX_CELLS_MIN_ROWS:
+        index_file.index_partition(index_directory(), index_name(backbone))
+    return rows
 
 
 def _remove_index(backbone: str) -> None:
@@ -544,8 +576,15 @@ def _compare(report: IndexReport, handle: FeatureIndexFile, database) -> None:
 
 def index_compact(*, backbone: str) -> tuple[int, int]:
     """Drop tombstoned rows by rewriting the index from itself (no vectors read from the
-    database); the job to run when tombstones pile up. (kept, dropped)"""
-    return index_file.index_compact(index_directory(), index_name(backbone))
+    database); a large index is regrouped into fresh cells on the way. The job to run when
+    tombstones or appended rows pile up. (kept, dropped)"""
+    directory, name = index_directory(), index_name(backbone)
+    status = index_status(backbone=backbone)
+    if status.get("rows", 0) - status.get("tombstones", 0) < settings.MUSES_INDEX_CELLS_MIN_ROWS:
+        return index_file.index_compact(directory, name)
+    index_file.index_partition(directory, name)
+    after = index_status(backbone=backbone)
+    return after["rows"], status["rows"] - after["rows"]
 
 
 def index_status(*, backbone: str) -> dict:

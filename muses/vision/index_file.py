@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from muses.vision.index_cells import CellModel, cells_train
+
 MAGIC = b"MUSESIDX"
 ROWS_MAGIC = b"MUSESROW"
 FORMAT_VERSION = 1
@@ -78,6 +80,10 @@ def index_paths(directory: Path, name: str) -> tuple[Path, Path]:
 
 def rows_path(directory: Path, name: str, uid: bytes) -> Path:
     return directory / f"{name}.{uid.hex()}.rows"
+
+
+def cells_path(directory: Path, name: str, uid: bytes) -> Path:
+    return directory / f"{name}.{uid.hex()}.cells.npz"
 
 
 def _static_header(magic: bytes, dim: int, dtype: str, uid: bytes, name: str) -> bytes:
@@ -144,6 +150,7 @@ class FeatureIndexFile:
             os.close(fd)
             raise
         self._fd, self._rows_fd, self._pid = fd, rows_fd, os.getpid()
+        self.cells = self._load_cells()
         self.itemsize = np.dtype(self.dtype).itemsize
         self.row_bytes = self.dim * self.itemsize
         self._lock_fd = None
@@ -152,6 +159,15 @@ class FeatureIndexFile:
         self._generation = -1
         self._reset_lookup()
         self.refresh()
+
+    def _load_cells(self) -> CellModel | None:
+        if not self._live()[4]:
+            return None
+        path = cells_path(self.directory, self.name, self.uid)
+        try:
+            return CellModel.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorrupt(f"{self.path} names a cells file that cannot be read: {exc}")
 
     def _open_rows(self) -> int:
         try:
@@ -319,11 +335,16 @@ class FeatureIndexFile:
                 return 0
             # One live row per image: a re-extracted image's old row goes.
             self._tombstone_rows(self.rows_of_images(np.asarray(image_pks)[fresh]))
+            vectors = np.asarray(vectors)[fresh]
+            if cells is not None:
+                cells = np.asarray(cells, dtype=np.int32)[fresh]
+            elif self.cells is not None:
+                cells = self.cells.assign(vectors)  # new rows join their cells at once
             return self._append_locked(
                 feature_pks[fresh],
                 np.asarray(image_pks, dtype=np.int64)[fresh],
-                np.asarray(vectors)[fresh],
-                None if cells is None else np.asarray(cells, dtype=np.int32)[fresh],
+                vectors,
+                cells,
                 sync,
             )
 
@@ -451,12 +472,13 @@ def index_create(
     *,
     dim: int,
     dtype: str,
-    batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    batches: Iterator[tuple],
     locked: bool = False,
+    cell_model: CellModel | None = None,
 ) -> int:
-    """Write a new index from (feature pks, image pks, vectors) batches under temporary
-    names and swap it in atomically; the file it replaces is marked superseded, so every
-    reader reopens. Returns the number of rows written."""
+    """Write a new index from (feature pks, image pks, vectors[, cells]) batches under
+    temporary names and swap it in atomically; the file it replaces is marked superseded,
+    so every reader reopens. Returns the number of rows written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     uid = uuid.uuid4().bytes
@@ -468,10 +490,10 @@ def index_create(
         with open(tmp, "wb") as vec, open(new_rows, "wb") as rows:
             vec.write(_header_bytes(MAGIC, dim, dtype, uid, name))
             rows.write(_header_bytes(ROWS_MAGIC, dim, dtype, uid, name))
-            for feature_pks, image_pks, vectors in batches:
+            for feature_pks, image_pks, vectors, *cells in batches:
                 records = np.zeros(len(feature_pks), ROW_DTYPE)
                 records["feature"], records["image"] = feature_pks, image_pks
-                records["cell"] = -1
+                records["cell"] = cells[0] if cells else -1
                 data = _to_dtype(vectors, dtype, dim)
                 records["norm"] = _norms(data)
                 vec.write(data.tobytes())
@@ -480,13 +502,16 @@ def index_create(
             for handle in (vec, rows):
                 handle.flush()
                 os.fsync(handle.fileno())
+        if cell_model is not None:
+            cell_model.save(cells_path(directory, name, uid))
         with open(tmp, "r+b") as vec:
             vec.seek(LIVE_AT)
-            vec.write(LIVE.pack(count, 1, 0, 0, 0))
+            vec.write(LIVE.pack(count, 1, 0, 0, cell_model.cells if cell_model else 0))
         _swap_in(tmp, path, lock_path, locked=locked)
     except BaseException:
         tmp.unlink(missing_ok=True)
         new_rows.unlink(missing_ok=True)
+        cells_path(directory, name, uid).unlink(missing_ok=True)
         raise
     return count
 
@@ -523,6 +548,7 @@ def _swap_in(tmp: Path | None, path: Path, lock_path: Path, *, locked: bool = Fa
             os.close(old_fd)
             # Readers that still map it keep their pages until they reopen.
             rows_file.unlink(missing_ok=True)
+            rows_file.with_suffix(".cells.npz").unlink(missing_ok=True)
 
 
 def index_remove(directory: Path, name: str) -> None:
@@ -567,3 +593,45 @@ def _old_rows_file(path: Path) -> tuple[int, Path] | None:
         os.close(fd)
         return None
     return fd, rows_path(path.parent, name, uid)
+
+
+def index_partition(directory: Path, name: str, *, chunk: int = 50_000) -> int:
+    """Group the live rows into coarse cells (see :mod:`muses.vision.index_cells`) and
+    rewrite the index with each cell's rows contiguous, tombstones dropped; holds the
+    writers' lock throughout. Returns the number of cells."""
+    handle = FeatureIndexFile(directory, name)
+    try:
+        with handle.locked():
+            handle.refresh()
+            rows, matrix = handle.rows(), handle.matrix()
+            model = cells_train(matrix)
+            live = np.flatnonzero(rows["dead"] == 0)
+            cells = model.assign(matrix)[live]
+            by_cell = np.argsort(cells, kind="stable")
+            order, cells = live[by_cell], cells[by_cell]
+            model.offsets = np.searchsorted(cells, np.arange(model.cells + 1))
+            model.partitioned = len(order)
+
+            def batches():
+                for start in range(0, len(order), chunk):
+                    part = order[start : start + chunk]
+                    records = rows[part]
+                    yield (
+                        records["feature"],
+                        records["image"],
+                        matrix[part],
+                        cells[start : start + chunk],
+                    )
+
+            index_create(
+                directory,
+                name,
+                dim=handle.dim,
+                dtype=handle.dtype,
+                batches=batches(),
+                locked=True,
+                cell_model=model,
+            )
+            return model.cells
+    finally:
+        handle.close()
