@@ -120,3 +120,20 @@ def test_a_large_library_refuses_a_bad_index_with_503_and_queues_a_rebuild(
     assert "rebuild" in detail and str(index_path()) in detail
     # The queued rebuild ran (the queue is synchronous in tests): the next call is served.
     assert "red-pos-0" in batch(api, "red-pos-0")["predictions"]
+
+
+def test_similar_images_over_cells_match_the_exhaustive_pass(api, add_image, settings):
+    from muses.vision.index import index_compact
+
+    for i in range(30):
+        add_image(f"c{i}", (i * 8 % 256, 255 - i * 8, (i * 37) % 256))
+    settings.MUSES_INDEX_CELLS_MIN_ROWS = 10
+    index_compact(backbone=TINY_NAME)  # grouped into cells from now on
+    add_image("late", (120, 130, 140))  # appended after grouping, with its cell
+    index = feature_index(TINY_NAME)
+    assert index.file().cells is not None
+    settings.MUSES_SIMILAR_PROBE = index.file().cells.cells  # every cell: must equal exact
+    query = index.vectors_of(["c3"])[1][0]
+    assert index.nearest(query, 10) == index.nearest(query, 10, exhaustive=True)
+    similar = [s["image_id"] for s in api.get("/similar/late?n=40").json()["similar"]]
+    assert len(similar) == 30 and "late" not in similar

@@ -184,3 +184,42 @@ def test_the_index_of_another_feature_space_is_refused(tmp_path):
     (tmp_path / f"{NAME}.index").rename(tmp_path / "other.index")
     with pytest.raises(IndexCorrupt, match="is the index of 'space', not 'other'"):
         FeatureIndexFile(tmp_path, "other")
+
+
+def clustered(n: int, clusters: int = 6) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    centres = rng.gamma(1.0, 1.0, (clusters, DIM))
+    return (centres[np.arange(n) % clusters] + rng.normal(0, 0.05, (n, DIM))).clip(0)
+
+
+def test_grouping_into_cells_keeps_every_live_row_and_makes_each_cell_contiguous(tmp_path):
+    from muses.vision.index_file import index_partition
+
+    index = empty_index(tmp_path)
+    pks = np.arange(1, 241)
+    index.append(pks, pks + 1000, clustered(240))
+    index.tombstone([5, 6])
+    cells = index_partition(tmp_path, NAME)
+    grouped = FeatureIndexFile(tmp_path, NAME)
+    model, rows = grouped.cells, grouped.rows()
+    assert model.cells == cells and grouped.count == 238 and 5 not in rows["feature"]
+    assert (np.diff(rows["cell"]) >= 0).all()  # sorted by cell
+    for cell in range(cells):
+        start, stop = model.offsets[cell], model.offsets[cell + 1]
+        assert (rows["cell"][start:stop] == cell).all()
+    np.testing.assert_allclose(
+        grouped.vectors(grouped.rows_of_features([7])), clustered(240)[6:7], rtol=1e-2, atol=1e-2
+    )
+
+
+def test_a_row_appended_after_grouping_joins_its_nearest_cell(tmp_path):
+    from muses.vision.index_file import index_partition
+
+    index = empty_index(tmp_path)
+    index.append(np.arange(1, 121), np.arange(1, 121), clustered(120))
+    index_partition(tmp_path, NAME)
+    grouped = FeatureIndexFile(tmp_path, NAME)
+    vector = clustered(121)[120:]
+    grouped.append([500], [500], vector)
+    row = grouped.rows_of_features([500])[0]
+    assert row == 120 and grouped.rows()["cell"][row] == grouped.cells.assign(vector)[0]
