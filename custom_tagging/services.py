@@ -707,9 +707,10 @@ def _least_certain(models: ActiveModels, k: int) -> tuple[np.ndarray, np.ndarray
     try:
         blocks = shared_index().sample_blocks(settings.MUSES_SUGGEST_MAX_ROWS)
         for image_pks, vectors, live in blocks:
-            scores = models.scores(vectors[live])[:, 0]
-            top = _closest(np.abs(scores - threshold), k)
-            best_pks.append(image_pks[live][top])
+            scores = models.scores(vectors)[:, 0]
+            margin = np.where(live, np.abs(scores - threshold), np.inf)
+            top = _closest(margin, min(k, int(live.sum())))
+            best_pks.append(image_pks[top])
             best_scores.append(scores[top])
     except IndexUnavailable as exc:
         raise errors.FeaturesUnavailable(str(exc))

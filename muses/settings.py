@@ -126,12 +126,12 @@ MUSES_INDEX_INLINE_ROWS = env_int("MUSES_INDEX_INLINE_ROWS", 20_000)
 # How often a process probes the database for rows another machine stored.
 MUSES_INDEX_POLL_S = env_float("MUSES_INDEX_POLL_S", 2.0)
 # Suggestions score at most this many rows (random blocks of the library past it): the
-# least certain of 100,000 are as good to label next as the least certain of all.
-MUSES_SUGGEST_MAX_ROWS = env_int("MUSES_SUGGEST_MAX_ROWS", 100_000)
+# least certain of 20,000 are as good to label next as the least certain of all.
+MUSES_SUGGEST_MAX_ROWS = env_int("MUSES_SUGGEST_MAX_ROWS", 20_000)
 # An index of at least this many rows is grouped into coarse cells for similar-image search
 # (exact ranking of the probed cells' rows), smaller ones are searched exhaustively.
 MUSES_INDEX_CELLS_MIN_ROWS = env_int("MUSES_INDEX_CELLS_MIN_ROWS", 50_000)
-MUSES_SIMILAR_PROBE = env_int("MUSES_SIMILAR_PROBE", 16)
+MUSES_SIMILAR_PROBE = env_int("MUSES_SIMILAR_PROBE", 8)
 
 MUSES_CONFIG = {
     "classification": {
