@@ -691,8 +691,17 @@ def tag_suggest(*, tag: CustomTag, n: int = 20) -> list[dict]:
     assigned = set(tag.assignments.values_list("image_id", flat=True))
     pks, scores = _least_certain(models, n + len(assigned))
     fresh = [(pk, score) for pk, score in zip(pks.tolist(), scores) if pk not in assigned]
-    names = image_ids_of(pk for pk, _ in fresh)  # the database has the last word
-    picked = [(names[pk], score) for pk, score in fresh if pk in names][:n]
+    picked: list[tuple[str, float]] = []
+    window = n + 10
+    for start in range(0, len(fresh), window):
+        # The database has the last word (an image deleted elsewhere is gone); asked in
+        # windows, so a tag with 10,000 labels does not look up 10,000 candidates.
+        chunk = fresh[start : start + window]
+        names = image_ids_of(pk for pk, _ in chunk)
+        picked += [(names[pk], score) for pk, score in chunk if pk in names]
+        if len(picked) >= n:
+            break
+    picked = picked[:n]
     return [
         {"image_id": image_id, "score": int(quantize(score)) / SCORE_SCALE}
         for image_id, score in picked
