@@ -53,7 +53,7 @@ LABELS = 10_000
 RESULTS = Path(settings.MUSES_VAR_DIR) / "results"
 TARGETS_1M = {
     "open_s": 2.0,
-    "private_mib": 1536,
+    "anon_mib": 1536,
     "predict_warm_ms": 10,
     "predict_after_new_ms": 10,
     "similar_ms": 50,
@@ -245,18 +245,16 @@ def _timed(fn, repeats: int) -> tuple[float, object]:
 
 
 def _memory() -> dict:
-    """This process's memory in MiB: RSS, and how much of it is private vs shared pages
-    (the index's pages are the page cache's, shared by every process mapping them)."""
+    """This process's resident memory in MiB: anonymous (its own heap: what each process
+    costs) and file-backed (the index's pages, which live in the page cache once for every
+    process mapping them; smaps' "private" would count them to a process that happens to be
+    the only one mapping them at the moment)."""
     fields = {}
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
-        name, value = line.split(":", 1)
-        fields[name] = int(value.split()[0]) / 1024
-    return {
-        "rss": fields["Rss"],
-        "private": fields["Private_Clean"] + fields["Private_Dirty"],
-        "shared": fields["Shared_Clean"] + fields["Shared_Dirty"],
-        "pss": fields["Pss"],
-    }
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            fields[name] = int(value.split()[0]) / 1024
+    return {"rss": fields["VmRSS"], "anon": fields["RssAnon"], "file": fields["RssFile"]}
 
 
 def probe() -> dict:
@@ -300,8 +298,8 @@ def probe() -> dict:
     memory = _memory()
     figures["rss_mib"] = memory["rss"]
     figures["above_baseline_mib"] = memory["rss"] - baseline["rss"]
-    figures["private_mib"] = memory["private"] - baseline["private"]
-    figures["shared_mib"] = memory["shared"]
+    figures["anon_mib"] = memory["anon"] - baseline["anon"]
+    figures["file_mib"] = memory["file"] - baseline["file"]
     return figures
 
 
@@ -367,8 +365,8 @@ def share() -> dict:
         pass
     memory = _memory()
     return {
-        "second_private_mib": memory["private"] - baseline["private"],
-        "second_shared_mib": memory["shared"],
+        "second_anon_mib": memory["anon"] - baseline["anon"],
+        "second_file_mib": memory["file"] - baseline["file"],
         "index_file_mib": handle.path.stat().st_size / 2**20,
     }
 
@@ -429,9 +427,10 @@ COLUMNS = [
     ("compact_s", "compact s"),
     ("open_s", "open s"),
     ("above_baseline_mib", "RSS+ MiB"),
-    ("private_mib", "private MiB"),
-    ("shared_mib", "shared MiB"),
-    ("second_private_mib", "2nd proc private MiB"),
+    ("anon_mib", "anon+ MiB (own heap)"),
+    ("file_mib", "file+ MiB (index pages)"),
+    ("second_anon_mib", "2nd proc anon+ MiB"),
+    ("second_file_mib", "2nd proc file+ MiB"),
     ("predict_warm_ms", "predict 20x20 ms"),
     ("predict_after_new_ms", "after 100 new ms"),
     ("similar_ms", "similar ms"),
