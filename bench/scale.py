@@ -137,6 +137,9 @@ def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
 
 
 def drop() -> None:
+    from custom_tagging.models import CustomTag
+
+    CustomTag.objects.filter(name__startswith="scale-").delete()
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM vision_imagefeature WHERE image_id IN "
