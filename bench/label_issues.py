@@ -38,11 +38,11 @@ def parse_args():
 def naive_dataset():
     """(image ids, class indices, class names, features) of every naively labelled image."""
     from curation.services import naive_labelled
-    from muses.vision.store import feature_matrix
+    from muses.vision.index import feature_index
     from naive_classification import definitions
 
     labelled = naive_labelled()
-    found, X = feature_matrix().rows_for(labelled.image_ids)
+    found, X = feature_index().vectors_of(labelled.image_ids)
     by_id = dict(zip(labelled.image_ids, labelled.labels))
     names = definitions.class_names()
     y = np.array([names.index(by_id[i]) for i in found])

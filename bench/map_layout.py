@@ -40,9 +40,9 @@ def main():
     prepared_collection(args.var_dir)
     from curation.layout import layout, place, reduced
     from curation.services import naive_labelled
-    from muses.vision.store import feature_matrix
+    from muses.vision.index import feature_index
 
-    _, ids, X = feature_matrix().snapshot()
+    _, ids, X = feature_index().library()
     labelled = naive_labelled()
     names = sorted(set(labelled.labels))
     by_id = dict(zip(labelled.image_ids, labelled.labels))

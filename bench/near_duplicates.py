@@ -64,9 +64,9 @@ def collection_signals():
     """(image ids, features, perceptual hashes) of the stored collection."""
     from muses.collection.models import Image
     from muses.vision.duplicates import perceptual_hash
-    from muses.vision.store import feature_matrix
+    from muses.vision.index import feature_index
 
-    _, ids, X = feature_matrix().snapshot()
+    _, ids, X = feature_index().library()
     files = dict(Image.objects.values_list("image_id", "file"))
     from django.conf import settings
 

@@ -25,7 +25,7 @@ from custom_tagging.models import Assignment, CustomTag
 from exporters.naive.muses_exporter_plugin import CURATOR_FIELD, candidate_images, label_image
 from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
 from muses.collection.models import Image
-from muses.vision.store import feature_matrix
+from muses.vision.index import feature_index
 from naive_classification import definitions
 from naive_classification import services as naive
 
@@ -163,7 +163,7 @@ def _rows_by_id(labelled: _Labelled) -> dict[str, tuple[str, str, str]]:
 def _cached_report(kind: str, labelled: _Labelled, compute) -> LabelIssueReport:
     if not labelled.image_ids:
         raise errors.TooFewLabels(f"Nothing is labelled yet ({_kind_text(kind)}).")
-    found, X = feature_matrix(settings.MUSES_BACKBONE).rows_for(labelled.image_ids)
+    found, X = feature_index(settings.MUSES_BACKBONE).vectors_of(labelled.image_ids)
     if not found:
         raise errors.FeaturesMissing(
             f"None of the {len(labelled.image_ids)} labelled images has features yet "
@@ -243,7 +243,7 @@ def tag_label_fix(*, tag: CustomTag, image: Image, action: str, user=None) -> As
 
 
 def _features_of_all() -> tuple[np.ndarray, np.ndarray]:
-    image_pks, _, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
+    image_pks, _, matrix = feature_index(settings.MUSES_BACKBONE).library()
     return np.asarray(image_pks, np.int64), matrix
 
 
@@ -330,7 +330,7 @@ def _tag_scores(tag: CustomTag, images) -> list[float | None]:
     version = tag.active_version()
     if version is None:
         raise errors.TooFewLabels(f"Tag {tag.name!r} is not trained yet: train it to colour by it.")
-    found, X = feature_matrix(settings.MUSES_BACKBONE).rows_for([i.image_id for i in images])
+    found, X = feature_index(settings.MUSES_BACKBONE).vectors_of([i.image_id for i in images])
     scores = 1.0 / (1.0 + np.exp(-(X @ version.coef_array() + version.intercept)))
     by_id = dict(zip(found, scores))
     return [round(float(by_id[i.image_id]), 4) if i.image_id in by_id else None for i in images]

@@ -162,3 +162,9 @@ class QueueUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The job queue is not available."
     default_code = "queue_unavailable"
+
+
+class FeaturesUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The feature index of this machine is being rebuilt; try again shortly."
+    default_code = "features_unavailable"

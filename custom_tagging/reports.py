@@ -12,7 +12,7 @@ from django.db.models import Count, Max
 
 from custom_tagging.learning import sigmoid
 from custom_tagging.models import Assignment, TagVersion
-from muses.vision.store import feature_matrix
+from muses.vision.index import feature_index
 
 
 @dataclass
@@ -36,7 +36,7 @@ def version_curve(version: TagVersion) -> Curve | None:
 
 def _labelled_curve(version: TagVersion) -> Curve | None:
     labels = dict(version.tag.assignments.values_list("image__image_id", "label"))
-    found, features = feature_matrix(version.backbone).rows_for(list(labels))
+    found, features = feature_index(version.backbone).vectors_of(list(labels))
     coef = version.coef_array()
     if not found or features.shape[1] != len(coef):
         return None

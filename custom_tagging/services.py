@@ -45,11 +45,10 @@ from muses.collection.media import local_path
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
 from muses.vision.decode import DecodedImage, ImageDecodeError
-from muses.vision.models import ImageFeature
+from muses.vision.index import FeatureIndex, IndexUnavailable, feature_index, image_ids_of
 from muses.vision.store import (
     compatible_features,
     extraction_announced,
-    feature_matrix,
     features_extract,
     features_of_pixels,
     image_features_compute,
@@ -103,6 +102,20 @@ def _decoded_upload(data: bytes, name: str) -> tuple[DecodedImage, np.ndarray, B
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
         return decoded, features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
+
+
+def shared_index() -> FeatureIndex:
+    """The machine's index of the configured backbone's stored vectors."""
+    return feature_index(settings.MUSES_BACKBONE)
+
+
+def _vectors_of(index: FeatureIndex, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
+    """Stored vectors of these image ids, by index look-up (cost O(ids)); 503 while the
+    machine's index is being rebuilt."""
+    try:
+        return index.vectors_of(image_ids)
+    except IndexUnavailable as exc:
+        raise errors.FeaturesUnavailable(str(exc))
 
 
 def stored_features(*, image: Image) -> np.ndarray:
@@ -355,12 +368,12 @@ def training_data(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
     missing for imported images are computed first."""
     training_data_check(tag=tag)
     labels = dict(tag.assignments.values_list("image__image_id", "label"))
-    matrix = feature_matrix(settings.MUSES_BACKBONE)
-    found, features = matrix.rows_for(list(labels))
+    index = shared_index()
+    found, features = _vectors_of(index, list(labels))
     if len(found) < len(labels):
         missing = images_missing_features(settings.MUSES_BACKBONE)
         features_extract(images=missing.filter(tag_assignments__tag=tag), backbone=backbone_get())
-        found, features = matrix.rows_for(list(labels))
+        found, features = _vectors_of(index, list(labels))
     y = np.array([labels[i] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
     if y.sum() == 0 or y.sum() == len(y):
         raise errors.TrainingDataMissing(
@@ -680,25 +693,16 @@ def predict_batch(*, image_ids: list[str], tag_names: list[str] | None = None) -
     if len(image_ids) > MAX_BATCH_IMAGES:
         raise errors.InvalidQuery(f"At most {MAX_BATCH_IMAGES} image ids per call.")
     models = _models_for_names(tag_names)
-    _, library_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-    index = _row_index(library_ids)
     unique = list(dict.fromkeys(image_ids))
-    found = [i for i in unique if i in index]
-    unknown = [i for i in unique if i not in index] if len(found) < len(unique) else []
+    found, vectors = _vectors_of(shared_index(), unique)
+    known = set(found)
+    unknown = [i for i in unique if i not in known] if len(found) < len(unique) else []
     pending, detail = [], ""
     if unknown:
         unknown, pending, detail = _missing_features_compute(image_ids=unknown)
-        if len(pending) + len(unknown) < len(set(unique) - set(found)):
-            _, library_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-            index = _row_index(library_ids)
-            found = [i for i in unique if i in index]
-    rows = np.fromiter((index[i] for i in found), dtype=np.int64, count=len(found))
-    if len(rows) * 2 > len(library_ids):
-        # Most of the library: one pass over the matrix beats copying the rows out first.
-        scores = models.scores(matrix)[rows]
-    else:
-        scores = models.scores(matrix[rows])
-    return BatchPrediction(found, unknown, models, scores, pending, detail)
+        if len(pending) + len(unknown) < len(set(unique) - known):  # some were computed
+            found, vectors = _vectors_of(shared_index(), unique)
+    return BatchPrediction(found, unknown, models, models.scores(vectors), pending, detail)
 
 
 def _missing_features_compute(*, image_ids: list[str]) -> tuple[list[str], list[str], str]:
@@ -719,9 +723,9 @@ def _missing_features_compute(*, image_ids: list[str]) -> tuple[list[str], list[
     if now:
         features_extract(images=now, backbone=backbone_get())
     have = set(
-        ImageFeature.objects.filter(image__in=now, backbone=settings.MUSES_BACKBONE).values_list(
-            "image__image_id", flat=True
-        )
+        compatible_features(settings.MUSES_BACKBONE)
+        .filter(image__in=now)
+        .values_list("image__image_id", flat=True)
     )
     failed = [image.image_id for image in now if image.image_id not in have]
     pending = failed + [image.image_id for image in later]
@@ -737,30 +741,17 @@ def _missing_features_compute(*, image_ids: list[str]) -> tuple[list[str], list[
     return unknown, pending, "; ".join(reasons) + ("." if reasons else "")
 
 
-_index_cache: list = [None, {}]
-_index_lock = threading.Lock()
-
-
-def _row_index(library_ids: list[str]) -> dict[str, int]:
-    """image_id -> row of the feature matrix, rebuilt only when the matrix's id list is
-    another list or another length (the store replaces it whenever rows change)."""
-    with _index_lock:
-        cached_ids, index = _index_cache
-        if cached_ids is not library_ids or len(index) != len(library_ids):
-            index = {image_id: row for row, image_id in enumerate(library_ids)}
-            _index_cache[:] = [library_ids, index]
-        return index
-
-
 def _models_for_names(tag_names: list[str] | None) -> ActiveModels:
     if not tag_names:
         return active_models()
     names = list(dict.fromkeys(tag_name_validate(n) for n in tag_names))
+    models = active_models(names)
+    if len(models) == len(names):
+        return models  # one query on the request path; the checks below explain a miss
     known = set(CustomTag.objects.filter(name__in=names).values_list("name", flat=True))
     unknown = [n for n in names if n not in known]
     if unknown:
         raise errors.TagNotFound(f"No custom tag named {', '.join(map(repr, unknown))}.")
-    models = active_models(names)
     untrained = [n for n in names if n not in set(models.tag_names)]
     if untrained:
         raise errors.TagNotTrained(
@@ -772,32 +763,65 @@ def _models_for_names(tag_names: list[str] | None) -> ActiveModels:
 def tag_suggest(*, tag: CustomTag, n: int = 20) -> list[dict]:
     """Stored, not yet assigned images the active model is least sure of: label these next."""
     models = models_for_tag(name=tag.name)
-    _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-    if len(image_ids) == 0:
-        return []
-    scores = models.scores(matrix)[:, 0]
-    assigned = set(tag.assignments.values_list("image__image_id", flat=True))
-    margin = np.abs(scores - models.thresholds[0])
-    order = np.argsort(margin, kind="stable")
-    picked = [i for i in order if image_ids[i] not in assigned][:n]
+    assigned = set(tag.assignments.values_list("image_id", flat=True))
+    pks, scores = _least_certain(models, n + len(assigned))
+    fresh = [(pk, score) for pk, score in zip(pks.tolist(), scores) if pk not in assigned]
+    picked: list[tuple[str, float]] = []
+    window = n + 10
+    for start in range(0, len(fresh), window):
+        # The database has the last word (an image deleted elsewhere is gone); asked in
+        # windows, so a tag with 10,000 labels does not look up 10,000 candidates.
+        chunk = fresh[start : start + window]
+        names = image_ids_of(pk for pk, _ in chunk)
+        picked += [(names[pk], score) for pk, score in chunk if pk in names]
+        if len(picked) >= n:
+            break
+    picked = picked[:n]
     return [
-        {"image_id": image_ids[i], "score": int(quantize(scores[i])) / SCORE_SCALE} for i in picked
+        {"image_id": image_id, "score": int(quantize(score)) / SCORE_SCALE}
+        for image_id, score in picked
     ]
+
+
+def _least_certain(models: ActiveModels, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(image pks, scores) of the k live rows scored closest to the threshold, closest
+    first; at most MUSES_SUGGEST_MAX_ROWS rows are scored (random blocks past that)."""
+    threshold = models.thresholds[0]
+    best_pks, best_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    try:
+        blocks = shared_index().sample_blocks(settings.MUSES_SUGGEST_MAX_ROWS)
+        for image_pks, vectors, live in blocks:
+            scores = models.scores(vectors)[:, 0]
+            margin = np.where(live, np.abs(scores - threshold), np.inf)
+            top = _closest(margin, min(k, int(live.sum())))
+            best_pks.append(image_pks[top])
+            best_scores.append(scores[top])
+    except IndexUnavailable as exc:
+        raise errors.FeaturesUnavailable(str(exc))
+    pks, scores = np.concatenate(best_pks), np.concatenate(best_scores)
+    order = _closest(np.abs(scores - threshold), k)
+    return pks[order], scores[order]
+
+
+def _closest(margin: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k smallest margins, smallest first (ties by position)."""
+    if k < len(margin):
+        part = np.argpartition(margin, k - 1)[:k]
+        return part[np.lexsort((part, margin[part]))]
+    return np.argsort(margin, kind="stable")
 
 
 def image_similar(*, image: Image, n: int = 10) -> list[dict]:
     """Nearest stored images by cosine similarity of their features."""
     query = stored_features(image=image)
-    _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-    if len(image_ids) == 0:
-        return []
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    similarity = (matrix @ query) / np.where(norms > 0, norms, 1.0)
-    order = np.argsort(-similarity, kind="stable")
-    picked = [i for i in order if image_ids[i] != image.image_id][:n]
-    return [
-        {"image_id": image_ids[i], "similarity": round(float(similarity[i]), 4)} for i in picked
-    ]
+    try:
+        # One more than asked: the image itself is usually its own nearest.
+        nearest = shared_index().nearest(query, n + 1)
+    except IndexUnavailable as exc:
+        raise errors.FeaturesUnavailable(str(exc))
+    names = image_ids_of(pk for pk, _ in nearest)
+    picked = [(names[pk], sim) for pk, sim in nearest if pk in names and pk != image.pk]
+    return [{"image_id": i, "similarity": round(sim, 4)} for i, sim in picked[:n]]
 
 
 # --- library-wide prediction ----------------------------------------------------------
@@ -836,9 +860,11 @@ def _library_predict(job: PredictionJob) -> None:
         features_extract(images=images_missing, backbone=backbone_get())
     job_progress(model=PredictionJob, pk=job.pk, fraction=0.1)
     models = active_models(job.tag_names)
-    _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-    relative = _store_predictions_csv(
-        f"predictions/{job.task_id}.csv", image_ids, matrix, models, job
+    index = shared_index()
+    index.sync()  # rows another machine stored, deletions it made: the CSV is the library
+    total = index.live_count()
+    relative, written = _store_predictions_csv(
+        f"predictions/{job.task_id}.csv", index, total, models, job
     )
     with transaction.atomic():
         done = PredictionJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
@@ -846,30 +872,34 @@ def _library_predict(job: PredictionJob) -> None:
             progress=1.0,
             finished=timezone.now(),
             result=relative,
-            rows=len(image_ids),
+            rows=written,
             tag_names=models.tag_names,
         )
     if not done:
         default_storage.delete(relative)
 
 
-def _store_predictions_csv(relative: str, image_ids, matrix, models: ActiveModels, job) -> str:
-    """Write the CSV into the media storage; its stored name. Remote storage gets it in one
-    upload of a finished local file, which is atomic like the local rename."""
+def _store_predictions_csv(
+    relative: str, index: FeatureIndex, total: int, models: ActiveModels, job
+) -> tuple[str, int]:
+    """Write the CSV into the media storage; (its stored name, rows). Remote storage gets
+    it in one upload of a finished local file, which is atomic like the local rename."""
     target = local_path(relative)
     if target is not None:
-        _write_predictions_csv(target, image_ids, matrix, models, job)
-        return relative
+        return relative, _write_predictions_csv(target, index, total, models, job)
     with tempfile.TemporaryDirectory(prefix="muses-predictions-") as tmp:
         staged = Path(tmp) / "predictions.csv"
-        _write_predictions_csv(staged, image_ids, matrix, models, job)
+        written = _write_predictions_csv(staged, index, total, models, job)
         with open(staged, "rb") as handle:
-            return default_storage.save(relative, File(handle))
+            return default_storage.save(relative, File(handle)), written
 
 
-def _write_predictions_csv(target: Path, image_ids, matrix, models: ActiveModels, job) -> None:
-    """image_id, then '<tag>:score' and '<tag>:prediction' (1/0) per tag; written under a
-    temporary name and renamed, so a download never sees half a file."""
+def _write_predictions_csv(
+    target: Path, index: FeatureIndex, total: int, models: ActiveModels, job
+) -> int:
+    """image_id, then '<tag>:score' and '<tag>:prediction' (1/0) per tag, streamed from the
+    shared index chunk by chunk (memory stays one chunk whatever the library); written
+    under a temporary name and renamed, so a download never sees half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".predictions-", suffix=".csv")
     cutoffs = quantize(models.thresholds)
@@ -880,17 +910,19 @@ def _write_predictions_csv(target: Path, image_ids, matrix, models: ActiveModels
                 ["image_id"]
                 + [f"{n}:{kind}" for n in models.tag_names for kind in ("score", "prediction")]
             )
-            for start in range(0, len(image_ids), CSV_CHUNK_ROWS):
-                stop = start + CSV_CHUNK_ROWS
-                quantized = quantize(models.scores(matrix[start:stop]))
+            written = 0
+            for image_ids, vectors in index.live_chunks(CSV_CHUNK_ROWS):
+                quantized = quantize(models.scores(vectors))
                 texts = SCORE_TEXT[quantized]
                 flags = np.where(quantized >= cutoffs, "1", "0")
                 pairs = np.stack([texts, flags.astype(object)], axis=2).reshape(len(texts), -1)
-                writer.writerows([i, *row] for i, row in zip(image_ids[start:stop], pairs.tolist()))
+                writer.writerows([i, *row] for i, row in zip(image_ids, pairs.tolist()))
+                written += len(image_ids)
                 job_progress(
-                    model=PredictionJob, pk=job.pk, fraction=0.1 + 0.9 * stop / len(image_ids)
+                    model=PredictionJob, pk=job.pk, fraction=0.1 + 0.9 * written / max(total, 1)
                 )
         os.replace(tmp, target)
+        return written
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -33,9 +33,10 @@ from custom_tagging.models import Assignment, CustomTag, TagVersion
 from custom_tagging.services import backbone_get, tag_name_validate
 from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
+from muses.vision.index import feature_index
 from muses.vision.inference import FP32_FAMILY, configured_family, family_numerics
 from muses.vision.models import ImageFeature
-from muses.vision.store import feature_matrix, feature_row
+from muses.vision.store import feature_row, index_append_stored
 
 FORMAT = "muses-custom-tagging-state"
 FORMAT_VERSION = 1
@@ -47,6 +48,8 @@ NPY_VERSIONS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
 }
+
+EXPORT_CHUNK_ROWS = 20_000
 
 
 # --- export ---------------------------------------------------------------------------
@@ -108,13 +111,20 @@ def _tag_document(tag: CustomTag, path: str, files: dict, backbone_name: str) ->
 
 
 def _add_features(files: dict) -> None:
-    _, image_ids, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
-    if matrix.nbytes > settings.MUSES_STATE_MAX_BYTES:
+    index = feature_index(settings.MUSES_BACKBONE)
+    handle = index.file()
+    if handle is not None and index.live_count() * handle.dim * 4 > settings.MUSES_STATE_MAX_BYTES:
         raise errors.InvalidQuery(
             "The stored features are larger than MUSES_STATE_MAX_BYTES; export without them."
         )
-    files["features/image_ids.json"] = _json_bytes(list(image_ids))
-    files["features/vectors.npy"] = _npy_bytes(matrix.astype(np.float32))
+    image_ids, chunks = [], []
+    for ids, vectors in index.live_chunks(EXPORT_CHUNK_ROWS):
+        image_ids += ids
+        chunks.append(vectors)
+    dim = handle.dim if handle is not None else 0
+    matrix = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
+    files["features/image_ids.json"] = _json_bytes(image_ids)
+    files["features/vectors.npy"] = _npy_bytes(matrix)
 
 
 def _json_bytes(value) -> bytes:
@@ -519,4 +529,10 @@ def _apply_features(plan: StatePlan, image_pks: dict[str, int]) -> int:
         if pk is not None and pk not in have
     ]
     ImageFeature.objects.bulk_create(rows, batch_size=LOOKUP_CHUNK, ignore_conflicts=True)
+    if rows:
+        index_append_stored(
+            backbone_name=backbone.name,
+            image_pks=[row.image_id for row in rows],
+            vectors=np.stack([row.as_array() for row in rows]),
+        )
     return len(rows)

@@ -148,6 +148,20 @@ MUSES_INFERENCE_THREADS = env_int("MUSES_INFERENCE_THREADS", 0)
 # OpenVINO streams: batches it runs side by side, each on its share of those threads.
 MUSES_INFERENCE_STREAMS = env_int("MUSES_INFERENCE_STREAMS", 1)
 MUSES_STATE_MAX_BYTES = env_int("MUSES_STATE_MAX_BYTES", 512 * 1024 * 1024)
+# The per-machine feature index every process maps (a local disk: flock and mmap).
+MUSES_INDEX_DIR = env_path("MUSES_INDEX_DIR", MUSES_VAR_DIR / "index")
+# A library up to this many feature rows gets its missing index built inside the request
+# that finds none; a larger one gets a queued rebuild and a 503 meanwhile.
+MUSES_INDEX_INLINE_ROWS = env_int("MUSES_INDEX_INLINE_ROWS", 20_000)
+# How often a process probes the database for rows another machine stored.
+MUSES_INDEX_POLL_S = env_float("MUSES_INDEX_POLL_S", 2.0)
+# Suggestions score at most this many rows (random blocks of the library past it): the
+# least certain of 20,000 are as good to label next as the least certain of all.
+MUSES_SUGGEST_MAX_ROWS = env_int("MUSES_SUGGEST_MAX_ROWS", 20_000)
+# An index of at least this many rows is grouped into coarse cells for similar-image search
+# (exact ranking of the probed cells' rows), smaller ones are searched exhaustively.
+MUSES_INDEX_CELLS_MIN_ROWS = env_int("MUSES_INDEX_CELLS_MIN_ROWS", 50_000)
+MUSES_SIMILAR_PROBE = env_int("MUSES_SIMILAR_PROBE", 8)
 
 # The naive classes and their words (a module like naive_classification/definitions.py).
 MUSES_NAIVE_DEFINITIONS = env_str("MUSES_NAIVE_DEFINITIONS", "naive_classification.definitions")

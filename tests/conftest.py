@@ -87,13 +87,15 @@ def tiny_backbone(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_feature_matrices():
-    """The in-process matrices outlive a test's database transaction: start each test clean."""
-    from muses.vision import store
+def fresh_feature_index(settings, tmp_path):
+    """The feature index outlives a test's database transaction: each test gets its own
+    index directory and no handle of an earlier test."""
+    from muses.vision.index import feature_indexes_close
 
-    store._matrices.clear()
-    yield
-    store._matrices.clear()
+    settings.MUSES_INDEX_DIR = tmp_path / "index"
+    feature_indexes_close()
+    yield settings.MUSES_INDEX_DIR
+    feature_indexes_close()
 
 
 # --- media on S3-compatible storage ---------------------------------------------------

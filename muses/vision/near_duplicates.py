@@ -18,8 +18,9 @@ from tqdm import tqdm
 from muses.collection.models import Image
 from muses.vision.decode import ImageDecodeError, decode_image
 from muses.vision.duplicates import connected_groups, near_duplicate_pairs, perceptual_hash
+from muses.vision.index import feature_index
 from muses.vision.models import DuplicateGroup, DuplicateMember, ImageHash
-from muses.vision.store import feature_matrix, image_source
+from muses.vision.store import image_source
 
 DECIDED = (DuplicateGroup.State.KEPT, DuplicateGroup.State.MERGED)
 
@@ -69,7 +70,7 @@ def duplicates_find(*, images=None, progress: bool = False) -> DuplicateReport:
 
 def _signals() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image pks, features, hashes) of the images that have both."""
-    image_pks, _, matrix = feature_matrix(settings.MUSES_BACKBONE).snapshot()
+    image_pks, _, matrix = feature_index(settings.MUSES_BACKBONE).library()
     hashes = dict(ImageHash.objects.values_list("image_id", "value"))
     keep = np.array([pk in hashes for pk in image_pks], dtype=bool)
     pks = np.asarray(image_pks)[keep] if len(image_pks) else np.zeros(0, np.int64)

@@ -1,8 +1,8 @@
-"""The feature store: each image's pooled features computed once per backbone, and an
-in-process matrix of them for fast scoring."""
+"""The feature store: each image's pooled features computed once per backbone, stored as
+database rows and appended to the machine's shared index (:mod:`muses.vision.index`)."""
 
+import logging
 import os
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
 from tqdm import tqdm
 
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, get_backbone
 from muses.vision.batching import batcher_for
 from muses.vision.decode import ImageDecodeError
+from muses.vision.index import IndexUnavailable, feature_index, index_append_features
+from muses.vision.index_file import IndexCorrupt, IndexMissing
 from muses.vision.inference import configured_family, family_filter, numerics_family
 from muses.vision.models import ImageFeature
+
+logger = logging.getLogger(__name__)
 
 STORE_DTYPE = "float32"
 
@@ -91,18 +94,22 @@ def image_features_compute(*, image: Image, backbone: Backbone | None = None) ->
         return existing.as_array()
     pixels = backbone.pixels(image_source(image), name=image.image_id)
     vector = batcher_for(backbone).submit(pixels)
+    row = feature_row(image, backbone, vector)
     try:
         with transaction.atomic():
             _replace_incompatible([image], backbone)
-            feature_row(image, backbone, vector).save()
+            row.save()
     except IntegrityError:
-        pass  # another worker stored it first: same image, same backbone, same vector
+        return vector  # another worker stored it first: same image, same backbone, same vector
+    index_append_features([row])
     return vector
 
 
 def image_features_store(image: Image, backbone: Backbone, vector: np.ndarray) -> ImageFeature:
     """Store the vector of an image that has none yet (a new upload): no look-up first."""
-    return ImageFeature.objects.create(**_feature_fields(image, backbone, vector))
+    row = ImageFeature.objects.create(**_feature_fields(image, backbone, vector))
+    index_append_features([row])
+    return row
 
 
 def extraction_announced(backbone: Backbone | None = None):
@@ -198,74 +205,28 @@ def _store_batch(images: list[Image], vectors: np.ndarray, backbone: Backbone) -
         _replace_incompatible(images, backbone)
         # ignore_conflicts: another worker may have stored some of these meanwhile.
         ImageFeature.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    index_append_stored(
+        backbone_name=backbone.name, image_pks=[img.pk for img in images], vectors=vectors
+    )
     return len(rows)
 
 
-# --- the in-process matrix -----------------------------------------------------
+# --- the shared index ----------------------------------------------------------------
 
 
-class FeatureMatrix:
-    """All stored vectors of one backbone as (image pks, image_ids, matrix), kept in
-    memory and topped up incrementally with rows added since the last look."""
-
-    def __init__(self, backbone_name: str):
-        self.backbone_name = backbone_name
-        self._lock = threading.Lock()
-        self._image_ids: list[str] = []
-        self._reset()
-
-    def snapshot(self) -> tuple[np.ndarray, list[str], np.ndarray]:
-        with self._lock:
-            self._refresh()
-            return self._image_pks, self._image_ids, self._matrix
-
-    def rows_for(self, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
-        """Vectors for the given image_ids, in order; unknown ids are left out."""
-        _, ids, matrix = self.snapshot()
-        index = {image_id: i for i, image_id in enumerate(ids)}
-        found = [i for i in image_ids if i in index]
-        return found, matrix[[index[i] for i in found]] if found else matrix[:0]
-
-    def _refresh(self) -> None:
-        qs = compatible_features(self.backbone_name)
-        new = self._rows(qs.filter(id__gt=self._last_feature_id))
-        total = qs.aggregate(n=Count("id"), pks=Sum("image_id"))
-        expected_pks = int(self._image_pks.sum()) + sum(row[1] for row in new)
-        if (len(self._image_ids) + len(new), expected_pks) != (total["n"], total["pks"] or 0):
-            # Rows were deleted (or ids reused after a delete): rebuild from scratch.
-            self._reset()
-            new = self._rows(qs)
-        if new:
-            self._append(new)
-
-    @staticmethod
-    def _rows(qs) -> list[tuple]:
-        return list(
-            qs.order_by("id").values_list("id", "image_id", "image__image_id", "vector", "dtype")
+def index_append_stored(*, backbone_name: str, image_pks: list[int], vectors: np.ndarray) -> int:
+    """Append rows just written by a bulk insert (whose pks the insert did not return) to
+    the machine's index; a row another worker stored first is taken as it is."""
+    by_image = dict(zip(image_pks, range(len(image_pks))))
+    stored = compatible_features(backbone_name).filter(image_id__in=image_pks)
+    refs = list(stored.values_list("id", "image_id"))
+    if not refs:
+        return 0
+    chosen = np.stack([vectors[by_image[image_pk]] for _, image_pk in refs])
+    try:
+        return feature_index(backbone_name).append(
+            [pk for pk, _ in refs], [image_pk for _, image_pk in refs], chosen
         )
-
-    def _reset(self) -> None:
-        self._last_feature_id = 0
-        self._image_pks = np.zeros(0, np.int64)
-        self._image_ids = []
-        self._matrix = np.zeros((0, 0), np.float32)
-
-    def _append(self, new: list[tuple]) -> None:
-        vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, _, v, d in new])
-        vectors = vectors.astype(np.float32)
-        self._matrix = vectors if self._matrix.size == 0 else np.vstack([self._matrix, vectors])
-        self._image_pks = np.concatenate([self._image_pks, [pk for _, pk, _, _, _ in new]])
-        self._image_ids = self._image_ids + [image_id for _, _, image_id, _, _ in new]
-        self._last_feature_id = new[-1][0]
-
-
-_matrices: dict[str, FeatureMatrix] = {}
-_matrices_lock = threading.Lock()
-
-
-def feature_matrix(backbone_name: str | None = None) -> FeatureMatrix:
-    name = backbone_name or settings.MUSES_BACKBONE
-    with _matrices_lock:
-        if name not in _matrices:
-            _matrices[name] = FeatureMatrix(name)
-        return _matrices[name]
+    except (IndexUnavailable, IndexCorrupt, IndexMissing, OSError) as exc:
+        logger.warning("feature index of %s not updated: %s", backbone_name, exc)
+        return 0

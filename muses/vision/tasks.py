@@ -39,3 +39,10 @@ def features_enqueue(
             task_name=f"features {chunk[0]}-{chunk[-1]}",
         )
     return len(chunks)
+
+
+def feature_index_rebuild_task(backbone_name: str | None = None) -> int:
+    """Rebuild this machine's index of a backbone's features from the database."""
+    from muses.vision.index import index_rebuild
+
+    return index_rebuild(backbone=backbone_name or settings.MUSES_BACKBONE)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from muses.vision import inference
+from muses.vision.index import feature_index
 from muses.vision.models import ImageFeature
 from muses.vision.store import (
     IncompatibleNumerics,
-    feature_matrix,
     features_extract,
     image_features_compute,
     images_missing_features,
@@ -79,7 +79,7 @@ def test_an_openvino_process_accepts_the_vectors_tensorflow_stored(
     features_extract(backbone=tiny_backbone)
     use_engine(tiny_backbone, settings, "openvino")
     assert not images_missing_features("tiny").exists()
-    _, ids, matrix = feature_matrix("tiny").snapshot()
+    _, ids, matrix = feature_index("tiny").library()
     assert sorted(ids) == sorted(i.image_id for i in images) and matrix.shape == (3, 8)
     assert features_extract(backbone=tiny_backbone).extracted == 0  # nothing recomputed
 
@@ -91,7 +91,7 @@ def test_adopted_bf16_vectors_are_accepted_beside_fp32_ones(
     store_as(bf16_image, ("openvino", "bf16"), 2.0)
     store_as(fp32_image, ("tensorflow", "fp32"), 3.0)
     use_engine(tiny_backbone, settings, "tensorflow")
-    _, ids, matrix = feature_matrix("tiny").snapshot()
+    _, ids, matrix = feature_index("tiny").library()
     assert ids == [bf16_image.image_id, fp32_image.image_id]
     assert matrix[:, 0].tolist() == [2.0, 3.0]
 
@@ -103,14 +103,14 @@ def test_unadopted_bf16_vectors_are_refused_by_an_fp32_process_and_recomputed(
     store_as(kept, ("tensorflow", "fp32"), 3.0)
     store_as(stale, ("openvino", "bf16"), 2.0)
     use_engine(tiny_backbone, settings, "openvino", "fp32")
-    _, ids, _ = feature_matrix("tiny").snapshot()
+    _, ids, _ = feature_index("tiny").library()
     assert ids == [kept.image_id]  # never mixed into the matrix
     assert list(images_missing_features("tiny")) == [stale]
     assert features_extract(backbone=tiny_backbone).extracted == 1
     replaced = ImageFeature.objects.get(image=stale)
     assert (replaced.engine, replaced.precision) == ("openvino", "fp32")
     assert replaced.as_array()[0] != 2.0
-    _, ids, _ = feature_matrix("tiny").snapshot()
+    _, ids, _ = feature_index("tiny").library()
     assert sorted(ids) == sorted([kept.image_id, stale.image_id])
 
 
@@ -120,7 +120,7 @@ def test_an_unadopted_bf16_process_refuses_the_fp32_vectors(
     image = make_image()
     store_as(image, ("tensorflow", "fp32"))
     settings.MUSES_PRECISION = "bf16"
-    _, ids, _ = feature_matrix("tiny").snapshot()
+    _, ids, _ = feature_index("tiny").library()
     assert ids == []
     assert list(images_missing_features("tiny")) == [image]
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from muses.vision.index import feature_index
 from muses.vision.models import ImageFeature
-from muses.vision.store import feature_matrix, features_extract, image_features_compute
+from muses.vision.store import features_extract, image_features_compute
 
 pytestmark = pytest.mark.django_db
 
@@ -71,14 +72,19 @@ def test_a_single_image_is_computed_once_and_then_read_back(tiny_backbone, make_
 def test_the_matrix_picks_up_new_rows_and_forgets_deleted_images(tiny_backbone, make_image):
     a, _b = make_image(image_id="a"), make_image(image_id="b", color=(0, 0, 255))
     features_extract(backbone=tiny_backbone)
-    matrix = feature_matrix("tiny")
-    assert matrix.snapshot()[1] == ["a", "b"]
+    index = feature_index("tiny")
+    assert _listed(index) == ["a", "b"]
     make_image(image_id="c", color=(0, 255, 0))
     features_extract(backbone=tiny_backbone)
-    found, rows = matrix.rows_for(["c", "a", "unknown"])
+    found, rows = index.vectors_of(["c", "a", "unknown"])
     assert found == ["c", "a"] and rows.shape == (2, 8)
     a.delete()
-    assert matrix.snapshot()[1] == ["b", "c"]
+    assert _listed(index) == ["b", "c"]
+    assert index.vectors_of(["a", "b"])[0] == ["b"]
+
+
+def _listed(index) -> list[str]:
+    return [i for ids, _ in index.live_chunks(100) for i in ids]
 
 
 def test_an_unknown_backbone_is_refused_with_the_known_ones():

@@ -1,0 +1,498 @@
+"""Scale: the shared feature index and the tagging paths at 10k, 100k and 1M images.
+
+Fills PostgreSQL with N synthetic 1280-d feature rows (non-negative, clustered like pooled
+EfficientNet-Lite0 features) through the real tables, then measures in fresh processes:
+index rebuild and check, open time, memory per process (and what is shared), predict_batch
+20 ids x 20 tags (warm, and right after 100 new rows), similar images, suggestions,
+training a tag with 10,000 labels, the library-wide job; then compact vectors' accuracy.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/muses_scale \\
+        .venv/bin/python bench/scale.py fill --rows 100000      # top up to N rows (COPY)
+    ... bench/scale.py rebuild --rows 100000                      # index rebuild + check
+    ... bench/scale.py measure --rows 100000                      # figures for the N stored
+    ... bench/scale.py accuracy                                   # float16 / int8 vs float32
+    ... bench/scale.py report                                     # every N measured, growth
+    ... bench/scale.py drop                                       # remove the bench's rows
+
+Targets at 1M (issue 13): open <= 2 s; <= 1.5 GiB per process above baseline;
+predict_batch 20x20 <= 10 ms also after new rows; similar <= 50 ms; suggest <= 300 ms;
+training 10k labels <= 2 s; library job 1M x 20 tags <= 60 s.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MUSES_VAR_DIR", str(ROOT / "var" / "bench-scale"))
+os.environ["MUSES_LOG_LEVEL"] = "WARNING"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "muses.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+BACKBONE = "efficientnet_lite0"
+DIM = 1280
+CLUSTERS = 2_000
+PREFIX = "s"  # image ids s0000000, s0000001, ...
+FILL_CHUNK = 20_000
+TAGS = 20
+LABELS = 10_000
+RESULTS = Path(settings.MUSES_VAR_DIR) / "results"
+TARGETS_1M = {
+    "open_s": 2.0,
+    "anon_mib": 1536,
+    "predict_warm_ms": 10,
+    "predict_after_new_ms": 10,
+    "similar_ms": 50,
+    "suggest_ms": 300,
+    "train_s": 2.0,
+    "library_s": 60,
+}
+
+
+# --- synthetic features -----------------------------------------------------------------
+
+
+def centres() -> np.ndarray:
+    """Cluster centres: sparse, non-negative, heavy-tailed, like pooled ReLU6 features."""
+    rng = np.random.default_rng(1280)
+    active = rng.random((CLUSTERS, DIM)) < 0.35
+    return (rng.gamma(0.8, 0.5, (CLUSTERS, DIM)) * active).astype(np.float32)
+
+
+def vectors_for(numbers: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Row n belongs to cluster n % CLUSTERS, with per-row noise; deterministic per row."""
+    rng = np.random.default_rng(int(numbers[0]) + 7)
+    base = table[numbers % CLUSTERS]
+    noisy = base * rng.lognormal(0, 0.35, base.shape) + rng.normal(0, 0.08, base.shape)
+    return np.clip(noisy, 0, 6).astype(np.float32)
+
+
+def is_positive(numbers: np.ndarray) -> np.ndarray:
+    """The bench tag: a tenth of the clusters, with 10 % of the labels flipped."""
+    flip = np.random.default_rng(3).random(int(numbers.max()) + 1)[numbers] < 0.1
+    return ((numbers % CLUSTERS) < CLUSTERS // 10) ^ flip
+
+
+# --- fill ---------------------------------------------------------------------------------
+
+
+def stored_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM vision_imagefeature WHERE backbone = %s", [BACKBONE])
+        return cursor.fetchone()[0]
+
+
+def fill(rows: int) -> None:
+    from tqdm import tqdm
+
+    have = stored_rows()
+    table = centres()
+    bar = tqdm(total=max(rows - have, 0), unit="row", desc=f"fill to {rows:,}")
+    start = time.perf_counter()
+    while have < rows:
+        numbers = np.arange(have, min(have + FILL_CHUNK, rows))
+        _copy_chunk(numbers, vectors_for(numbers, table))
+        have += len(numbers)
+        bar.update(len(numbers))
+    bar.close()
+    print(f"filled to {have:,} rows in {time.perf_counter() - start:.1f} s")
+
+
+def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
+    now = datetime.now(UTC)
+    ids = [f"{PREFIX}{n:07d}" for n in numbers.tolist()]
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(
+            "COPY collection_image (image_id, file, sha256, width, height, format, "
+            "original_name, curator_class, predicted_class, created) FROM STDIN"
+        ) as copy:
+            for image_id in ids:
+                copy.write_row((image_id, "", "", 224, 224, "JPEG", "", "", "", now))
+        cursor.execute("SELECT id, image_id FROM collection_image WHERE image_id = ANY(%s)", [ids])
+        pk_of = dict((image_id, pk) for pk, image_id in cursor.fetchall())
+        with raw.copy(
+            "COPY vision_imagefeature (image_id, backbone, weights_digest, dim, dtype, vector, "
+            "created) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "text", "text", "int4", "text", "bytea", "timestamptz"])
+            for image_id, vector in zip(ids, vectors):
+                copy.write_row(
+                    (pk_of[image_id], BACKBONE, "bench", DIM, "float32", vector.tobytes(), now)
+                )
+
+
+def drop() -> None:
+    from custom_tagging.models import CustomTag
+
+    CustomTag.objects.filter(name__startswith="scale-").delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM vision_imagefeature WHERE image_id IN "
+            "(SELECT id FROM collection_image WHERE image_id LIKE %s)",
+            [PREFIX + "%"],
+        )
+        cursor.execute("DELETE FROM collection_image WHERE image_id LIKE %s", [PREFIX + "%"])
+    print("bench rows dropped")
+
+
+# --- measure ------------------------------------------------------------------------------
+
+
+def rebuild(rows: int) -> None:
+    """Index rebuild from the database and check, timed; kept for `measure`."""
+    from muses.vision.index import index_check, index_rebuild
+
+    assert stored_rows() >= rows, f"fill first: {stored_rows():,} rows stored"
+    result = {"rows": stored_rows()}
+    start = time.perf_counter()
+    index_rebuild(backbone=BACKBONE)
+    result["rebuild_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    report = index_check(backbone=BACKBONE)
+    result["check_s"] = time.perf_counter() - start
+    assert report.ok, report
+    _save(result)
+
+
+def measure(rows: int) -> None:
+    """Every request-path figure in fresh processes, then compaction; the index must have
+    been rebuilt for this N (the `rebuild` action)."""
+    from muses.vision.index import index_compact
+
+    result = {"rows": stored_rows(), "date": datetime.now(UTC).isoformat()}
+    assert result["rows"] >= rows, f"fill first: {result['rows']:,} rows stored"
+    _prepare_tags()
+    result.update(_in_fresh_process("probe"))
+    result.update(_in_fresh_process("share"))
+    start = time.perf_counter()
+    index_compact(backbone=BACKBONE)
+    result["compact_s"] = time.perf_counter() - start
+    _print(_save(result))
+
+
+def _save(result: dict) -> dict:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{result['rows']}.json"
+    merged = {**(json.loads(path.read_text()) if path.exists() else {}), **result}
+    path.write_text(json.dumps(merged, indent=1))
+    return merged
+
+
+def _in_fresh_process(kind: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, kind], capture_output=True, text=True, env=os.environ.copy()
+    )
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _prepare_tags() -> None:
+    """Tag 0 gets 10,000 labels (trained in the probe); tags 1-19 get versions derived from
+    it so that predict_batch scores 20 real active versions."""
+    from custom_tagging.models import Assignment, CustomTag, TagVersion
+
+    CustomTag.objects.filter(name__startswith="scale-").delete()
+    tag = CustomTag.objects.create(name="scale-0")
+    numbers = np.linspace(0, stored_rows() - 1, LABELS).astype(np.int64)
+    ids = [f"{PREFIX}{n:07d}" for n in numbers.tolist()]
+    from muses.collection.models import Image
+
+    pk_of = dict(Image.objects.filter(image_id__in=ids).values_list("image_id", "pk"))
+    labels = is_positive(numbers)
+    Assignment.objects.bulk_create(
+        [
+            Assignment(tag=tag, image_id=pk_of[i], label="positive" if p else "negative")
+            for i, p in zip(ids, labels.tolist())
+        ],
+        batch_size=5_000,
+    )
+    rng = np.random.default_rng(0)
+    for t in range(1, TAGS):
+        other = CustomTag.objects.create(name=f"scale-{t}")
+        TagVersion.objects.create(
+            tag=other,
+            number=1,
+            is_active=True,
+            backbone=BACKBONE,
+            weights_digest="bench",
+            feature_dim=DIM,
+            coef=rng.normal(0, 0.05, DIM).astype("<f4").tobytes(),
+            intercept=-1.0,
+            threshold=0.5,
+        )
+
+
+def _timed(fn, repeats: int) -> tuple[float, object]:
+    times, value = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value
+
+
+def _memory() -> dict:
+    """This process's resident memory in MiB: anonymous (its own heap: what each process
+    costs) and file-backed (the index's pages, which live in the page cache once for every
+    process mapping them; smaps' "private" would count them to a process that happens to be
+    the only one mapping them at the moment)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            fields[name] = int(value.split()[0]) / 1024
+    return {"rss": fields["VmRSS"], "anon": fields["RssAnon"], "file": fields["RssFile"]}
+
+
+def probe() -> dict:
+    """Run in a fresh process: every request-path figure."""
+    from custom_tagging import services
+    from custom_tagging.models import CustomTag
+    from muses.collection.models import Image
+    from muses.vision.index import feature_index
+
+    baseline = _memory()
+    start = time.perf_counter()
+    index = feature_index(BACKBONE)
+    index.file()
+    figures = {"open_s": time.perf_counter() - start}
+    tag = CustomTag.objects.get(name="scale-0")
+    start = time.perf_counter()
+    services.tag_train(tag=tag)
+    figures["train_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    services.training_data(tag=tag)
+    figures["train_read_s"] = time.perf_counter() - start
+    tags = [f"scale-{t}" for t in range(TAGS)]
+    count = index.live_count()
+    rng = np.random.default_rng(5)
+    ids = [f"{PREFIX}{n:07d}" for n in rng.choice(count, 20, replace=False).tolist()]
+    services.predict_batch(image_ids=ids, tag_names=tags)
+    figures["predict_warm_ms"] = (
+        1000 * _timed(lambda: services.predict_batch(image_ids=ids, tag_names=tags), 20)[0]
+    )
+    new_ids = _add_rows(100)
+    start = time.perf_counter()
+    answer = services.predict_batch(image_ids=new_ids[:10] + ids[:10], tag_names=tags)
+    figures["predict_after_new_ms"] = 1000 * (time.perf_counter() - start)
+    assert len(answer.image_ids) == 20, answer.unknown_image_ids
+    query = Image.objects.get(image_id=ids[0])
+    figures["similar_ms"] = 1000 * _timed(lambda: services.image_similar(image=query, n=10), 5)[0]
+    figures["suggest_ms"] = 1000 * _timed(lambda: services.tag_suggest(tag=tag, n=20), 5)[0]
+    figures["similar_recall"] = _similar_recall(index, rng)
+    figures["library_s"] = _library_job(tags)
+    Image.objects.filter(image_id__in=new_ids).delete()  # back to N rows (tombstones)
+    memory = _memory()
+    figures["rss_mib"] = memory["rss"]
+    figures["above_baseline_mib"] = memory["rss"] - baseline["rss"]
+    figures["anon_mib"] = memory["anon"] - baseline["anon"]
+    figures["file_mib"] = memory["file"] - baseline["file"]
+    return figures
+
+
+def _similar_recall(index, rng, queries: int = 10) -> float:
+    """recall@10 of the search requests use (cells past MUSES_INDEX_CELLS_MIN_ROWS)
+    against an exhaustive exact pass over the same float16 rows."""
+    handle = index.file()
+    live = np.flatnonzero(handle.rows()["dead"] == 0)
+    hits = []
+    for row in rng.choice(live, queries, replace=False).tolist():
+        query = handle.vectors([row])[0]
+        fast = {pk for pk, _ in index.nearest(query, 11)}
+        exact = {pk for pk, _ in index.nearest(query, 11, exhaustive=True)}
+        hits.append(len(fast & exact) / len(exact))
+    return float(np.mean(hits))
+
+
+def _add_rows(n: int) -> list[str]:
+    """n new images stored the way an upload stores them (row, then append)."""
+    from muses.collection.models import Image
+    from muses.vision.backbones import Backbone
+    from muses.vision.store import image_features_store
+
+    backbone = Backbone(
+        name=BACKBONE,
+        input_size=224,
+        feature_dim=DIM,
+        weights_digest="bench",
+        model=None,
+        preprocess_fn=None,
+    )
+    stamp = int(time.time() * 1000) % 10**9
+    vectors = vectors_for(np.arange(n) + 10**8, centres())
+    ids = []
+    for i, vector in enumerate(vectors):
+        image = Image.objects.create(image_id=f"new{stamp}-{i}", width=1, height=1, format="JPEG")
+        image_features_store(image, backbone, vector)
+        ids.append(image.image_id)
+    return ids
+
+
+def _library_job(tags: list[str]) -> float:
+    from custom_tagging import services
+    from custom_tagging.models import PredictionJob
+
+    job = PredictionJob.objects.create(tag_names=tags)
+    start = time.perf_counter()
+    job = services.library_prediction_run(job_pk=job.pk)
+    elapsed = time.perf_counter() - start
+    assert job.state == "success", job.error
+    job.result.storage.delete(job.result.name)
+    return elapsed
+
+
+def share() -> dict:
+    """A second fresh process that touches every page of the index (one exact pass):
+    its private memory stays small, the index is shared."""
+    from muses.vision.index import feature_index
+
+    baseline = _memory()
+    handle = feature_index(BACKBONE).file()
+    for _ in handle.chunks(50_000):
+        pass
+    memory = _memory()
+    return {
+        "second_anon_mib": memory["anon"] - baseline["anon"],
+        "second_file_mib": memory["file"] - baseline["file"],
+        "index_file_mib": handle.path.stat().st_size / 2**20,
+    }
+
+
+# --- accuracy of compact vectors ----------------------------------------------------------
+
+
+def accuracy(rows: int = 100_000, queries: int = 200) -> None:
+    """float16 and int8 (per-vector scale) against float32: tag AP and accuracy on a held
+    out half, and recall@10 of exact cosine search."""
+    from sklearn.metrics import average_precision_score
+
+    from custom_tagging.learning import TagClassifier
+
+    numbers = np.arange(rows)
+    X = np.concatenate(
+        [vectors_for(numbers[s : s + 20_000], centres()) for s in range(0, rows, 20_000)]
+    )
+    y = is_positive(numbers).astype(np.int8)
+    train = np.random.default_rng(0).random(rows) < 0.1  # 10,000 labels
+    test = ~train
+    forms = {"float32": X, "float16": X.astype(np.float16).astype(np.float32), "int8": _int8(X)}
+    exact = _top10(X, X[:queries])
+    for name, data in forms.items():
+        model = TagClassifier().fit(data[train], y[train])
+        scores = model.predict_proba(data[test])
+        ap = 100 * average_precision_score(y[test], scores)
+        acc = 100 * float(np.mean(model.predict(data[test]) == y[test]))
+        found = _top10(data, data[:queries])
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)])
+        print(
+            f"  {name:8s} {BYTES_PER_VALUE[name]} B/value  tag AP {ap:6.2f}  "
+            f"accuracy {acc:6.2f}  similar recall@10 vs float32 {recall:.4f}"
+        )
+
+
+BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
+
+
+def _int8(X: np.ndarray) -> np.ndarray:
+    scale = X.max(axis=1, keepdims=True) / 127
+    scale[scale == 0] = 1
+    return (np.rint(X / scale).astype(np.int8).astype(np.float32)) * scale
+
+
+def _top10(matrix: np.ndarray, queries: np.ndarray) -> list[list[int]]:
+    norms = np.linalg.norm(matrix, axis=1)
+    norms[norms == 0] = 1
+    sims = (queries @ matrix.T) / norms[None] / np.linalg.norm(queries, axis=1)[:, None]
+    return [list(np.argsort(-row, kind="stable")[1:11]) for row in sims]
+
+
+# --- report -------------------------------------------------------------------------------
+
+COLUMNS = [
+    ("rebuild_s", "rebuild s"),
+    ("check_s", "check s"),
+    ("compact_s", "compact s"),
+    ("open_s", "open s"),
+    ("above_baseline_mib", "RSS+ MiB"),
+    ("anon_mib", "anon+ MiB (own heap)"),
+    ("file_mib", "file+ MiB (index pages)"),
+    ("second_anon_mib", "2nd proc anon+ MiB"),
+    ("second_file_mib", "2nd proc file+ MiB"),
+    ("predict_warm_ms", "predict 20x20 ms"),
+    ("predict_after_new_ms", "after 100 new ms"),
+    ("similar_ms", "similar ms"),
+    ("similar_recall", "similar recall@10"),
+    ("suggest_ms", "suggest ms"),
+    ("train_s", "train 10k s"),
+    ("train_read_s", "of which read s"),
+    ("library_s", "library job s"),
+]
+
+
+def _print(result: dict) -> None:
+    for key, label in COLUMNS:
+        if key in result:
+            print(f"  {label:22s} {result[key]:10.3f}")
+
+
+def report() -> None:
+    results = sorted(
+        (json.loads(p.read_text()) for p in RESULTS.glob("*.json")), key=lambda r: r["rows"]
+    )
+    if not results:
+        raise SystemExit("nothing measured yet: run measure first")
+    print(f"{'':24s}" + "".join(f"{r['rows']:>12,}" for r in results) + "   growth   target@1M")
+    for key, label in COLUMNS:
+        values = [r.get(key, float("nan")) for r in results]
+        growth = f"x{values[-1] / values[0]:.1f}" if len(values) > 1 and values[0] > 0 else ""
+        target = TARGETS_1M.get(key, "")
+        print(
+            f"  {label:22s}" + "".join(f"{v:12.3f}" for v in values) + f"   {growth:7s}  {target}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "action",
+        choices=["fill", "rebuild", "measure", "accuracy", "report", "drop", "probe", "share"],
+        help="what to do (probe and share run inside fresh processes of measure)",
+    )
+    parser.add_argument("--rows", type=int, default=10_000, help="N: rows to fill or measure")
+    args = parser.parse_args()
+    if args.action in ("probe", "share"):
+        figures = probe() if args.action == "probe" else share()
+        print(json.dumps(figures))
+        return
+    if args.action == "fill":
+        fill(args.rows)
+    elif args.action == "rebuild":
+        rebuild(args.rows)
+    elif args.action == "measure":
+        measure(args.rows)
+    elif args.action == "accuracy":
+        accuracy()
+    elif args.action == "report":
+        report()
+    else:
+        drop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,626 @@
+"""The feature index kept in step with the database: one per feature space and machine,
+shared by every process (:mod:`muses.vision.index_file` holds the file format).
+
+The database rows stay the source of truth. Whoever stores features appends them here;
+deleting a feature row tombstones it; rows another machine stored are picked up by a cheap
+indexed probe (``id > highest id seen``, at most every ``MUSES_INDEX_POLL_S`` seconds) and an
+id asked for that the index lacks is appended from its row on the spot. A missing or
+refused index is rebuilt by ``manage.py muses_index rebuild`` (or a queued task); only a
+small library (``MUSES_INDEX_INLINE_ROWS``) is built in the request that finds none.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from muses.vision import index_file
+from muses.vision.index_file import FeatureIndexFile, IndexCorrupt, IndexMissing
+from muses.vision.inference import configured_family, family_filter
+from muses.vision.models import ImageFeature
+
+logger = logging.getLogger(__name__)
+
+INDEX_DTYPE = "float16"
+# Rows read from the database per query when building or repairing.
+BUILD_BATCH = 5_000
+# At most this many rows another machine stored are appended inside one request.
+CATCH_UP_MAX = 5_000
+# Image ids per IN (...) query (SQLite allows 32,766 variables).
+LOOKUP_CHUNK = 5_000
+# Rows scored per step of a whole-matrix pass (float32 copy of 100 MB at 1280-d).
+SEARCH_CHUNK = 20_000
+REBUILD_TASK = "muses.vision.tasks.feature_index_rebuild_task"
+
+
+class IndexUnavailable(RuntimeError):
+    """The index cannot be read now (refused or missing on a large library); a rebuild has
+    been asked for."""
+
+
+# --- naming a feature space -----------------------------------------------------------
+
+
+def index_name(backbone: str) -> str:
+    """The name of the index holding one feature space's vectors: the backbone and the
+    numerics family this process reads (muses.vision.inference), so vectors that may not
+    be mixed never share a matrix."""
+    return f"{backbone}.{configured_family()}"
+
+
+def space_features(backbone: str):
+    """The database rows of one feature space (the source of truth of its index)."""
+    return ImageFeature.objects.filter(backbone=backbone).filter(family_filter(configured_family()))
+
+
+def index_directory() -> Path:
+    return Path(settings.MUSES_INDEX_DIR)
+
+
+# --- the per-process handle -----------------------------------------------------------
+
+
+@dataclass
+class FeatureIndex:
+    """One process's handle on a feature space's index: opens, reopens after a rebuild,
+    catches up with rows stored elsewhere."""
+
+    backbone: str
+    family: str = field(default_factory=configured_family)
+    _file: FeatureIndexFile | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _polled: float = 0.0
+    _high_water: int = 0
+    _seen: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.backbone}.{self.family}"
+
+    def file(self) -> FeatureIndexFile | None:
+        """The open, refreshed file; None while this space has no vectors at all."""
+        with self._lock:
+            if self._file is not None and not self._file.refresh():
+                self._file.close()
+                self._file = None
+            if self._file is None:
+                self._file = self._open()
+            if self._file is not None:
+                self._track_high_water()
+                self._catch_up()
+            return self._file
+
+    def _open(self) -> FeatureIndexFile | None:
+        try:
+            return FeatureIndexFile(index_directory(), self.name)
+        except IndexMissing:
+            return self._bootstrap(reason=None)
+        except IndexCorrupt as exc:
+            logger.error("feature index refused: %s", exc)
+            return self._bootstrap(reason=str(exc))
+
+    def _bootstrap(self, *, reason: str | None) -> FeatureIndexFile | None:
+        """No usable index: build it here when the library is small, else ask for a
+        rebuild and refuse (a request never waits for a million rows)."""
+        rows = space_features(self.backbone).count()
+        if rows == 0 and reason is None:
+            return None
+        if rows <= settings.MUSES_INDEX_INLINE_ROWS:
+            index_rebuild(backbone=self.backbone)
+            return FeatureIndexFile(index_directory(), self.name)
+        rebuild_request(backbone=self.backbone)
+        problem = reason or f"There is no feature index for {self.backbone!r} on this machine."
+        raise IndexUnavailable(
+            f"{problem} A rebuild from the database has been queued "
+            f"(or run: manage.py muses_index rebuild --backbone {self.backbone})."
+        )
+
+    def _track_high_water(self) -> None:
+        count = self._file.count
+        if count < self._seen:
+            self._seen = 0
+        if count > self._seen:
+            new = self._file.rows()[self._seen : count]["feature"]
+            self._high_water = max(self._high_water, int(new.max()))
+            self._seen = count
+
+    def _catch_up(self) -> None:
+        """Rows stored by another machine (or by a writer that bypassed the store): one
+        indexed range probe, at most every MUSES_INDEX_POLL_S seconds."""
+        now = time.monotonic()
+        if now - self._polled < settings.MUSES_INDEX_POLL_S:
+            return
+        self._polled = now
+        new = list(
+            space_features(self.backbone)
+            .filter(id__gt=self._high_water)
+            .order_by("id")
+            .values_list("id", "image_id", "vector", "dtype")[:CATCH_UP_MAX]
+        )
+        if new:
+            self._append_rows(new)
+
+    def _append_rows(self, rows: list[tuple]) -> int:
+        vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, v, d in rows])
+        appended = self._file.append([r[0] for r in rows], [r[1] for r in rows], vectors)
+        self._track_high_water()
+        return appended
+
+    # --- writing ----------------------------------------------------------------------
+
+    def append(self, feature_pks, image_pks, vectors: np.ndarray) -> int:
+        """Append just-stored rows (the process that stores features calls this)."""
+        with self._lock:
+            handle = self.file() if self._file is None else self._refreshed()
+            if handle is None:
+                handle = self._create_empty(dim=np.asarray(vectors).shape[-1])
+            appended = handle.append(feature_pks, image_pks, vectors)
+            self._track_high_water()
+            return appended
+
+    def _refreshed(self) -> FeatureIndexFile | None:
+        if not self._file.refresh():
+            self._file.close()
+            self._file = None
+            return self.file()
+        return self._file
+
+    def _create_empty(self, *, dim: int) -> FeatureIndexFile:
+        with _creation_lock(self.name):
+            try:
+                self._file = FeatureIndexFile(index_directory(), self.name)
+            except IndexMissing:
+                index_file.index_create(
+                    index_directory(), self.name, dim=dim, dtype=INDEX_DTYPE, batches=iter(())
+                )
+                self._file = FeatureIndexFile(index_directory(), self.name)
+        return self._file
+
+    def tombstone(self, feature_pks) -> int:
+        with self._lock:
+            try:
+                handle = self._file if self._file is not None else self._open_quietly()
+                if handle is None or not handle.refresh():
+                    handle = self._open_quietly()
+                return handle.tombstone(feature_pks) if handle is not None else 0
+            except (IndexMissing, IndexCorrupt):
+                return 0  # nothing readable to mark; a rebuild starts from the database
+
+    def _open_quietly(self) -> FeatureIndexFile | None:
+        try:
+            self._file = FeatureIndexFile(index_directory(), self.name)
+        except (IndexMissing, IndexCorrupt):
+            self._file = None
+        return self._file
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+            self._file = None
+
+    # --- reading ----------------------------------------------------------------------
+
+    def vectors_of(self, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """float32 vectors of the given image ids, in order; ids without a stored vector
+        are left out. Costs O(ids): one indexed query per 5,000 ids and a look-up each."""
+        refs = feature_refs(backbone=self.backbone, image_ids=image_ids)
+        found = [i for i in dict.fromkeys(image_ids) if i in refs]
+        handle = self.file()
+        if not found or handle is None:
+            return [], np.zeros((0, handle.dim if handle else 0), np.float32)
+        rows = self._rows_of(handle, [refs[i] for i in found])
+        return found, handle.vectors(rows)
+
+    def _rows_of(self, handle: FeatureIndexFile, refs: list[tuple[int, int]]) -> np.ndarray:
+        """Index rows of (feature pk, image pk) pairs; rows the index lacks (or holds for
+        another image, after an id was reused) are appended from the database first."""
+        feature_pks = np.array([f for f, _ in refs], dtype=np.int64)
+        rows = handle.rows_of_features(feature_pks)
+        image_pks = np.array([i for _, i in refs], dtype=np.int64)
+        stale = (rows >= 0) & (handle.rows()["image"][np.maximum(rows, 0)] != image_pks)
+        if stale.any():
+            handle.tombstone(feature_pks[stale])
+        missing = (rows < 0) | stale
+        if missing.any():
+            self._append_rows(_feature_rows(feature_pks[missing].tolist()))
+            rows = handle.rows_of_features(feature_pks)
+        return rows
+
+    def live_chunks(self, size: int) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(image ids, float32 vectors) of every stored image, streamed in chunks of the
+        index in file order; rows whose image is gone from the database are left out."""
+        handle = self.file()
+        if handle is None:
+            return
+        for _, rows, vectors in handle.chunks(size):
+            live = rows["dead"] == 0
+            names = image_ids_of(rows["image"][live])
+            keep = np.flatnonzero(live)
+            keep = keep[[int(pk) in names for pk in rows["image"][keep]]]
+            yield [names[int(pk)] for pk in rows["image"][keep]], vectors[keep]
+
+    def library(self, chunk: int = 50_000) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(image pks, image ids, float32 vectors) of every live row, in one matrix: the
+        whole library in memory, for background jobs (near-duplicates, the map), never for
+        a request path."""
+        pks, names, parts = [], [], []
+        handle = self.file()
+        for _, rows, vectors in handle.chunks(chunk) if handle is not None else ():
+            live = np.flatnonzero(rows["dead"] == 0)
+            ids = image_ids_of(rows["image"][live])
+            live = live[[int(pk) in ids for pk in rows["image"][live]]]
+            pks.extend(int(pk) for pk in rows["image"][live])
+            names.extend(ids[int(pk)] for pk in rows["image"][live])
+            parts.append(np.asarray(vectors[live], np.float32))
+        dim = handle.dim if handle is not None else 0
+        matrix = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+        return np.asarray(pks, np.int64), names, matrix
+
+    def sample_blocks(self, max_rows: int, *, block: int = 8_192, seed=None):
+        """(image pks, float32 vectors, live mask) of every row when there are at most
+        max_rows, else of random blocks adding up to max_rows: a cost bounded whatever
+        the library's size (blocks keep the reads sequential)."""
+        handle = self.file()
+        if handle is None:
+            return
+        count = handle.count
+        starts = np.arange(0, count, block)
+        if count > max_rows:
+            rng = np.random.default_rng(seed)
+            starts = np.sort(rng.choice(starts, size=max(1, max_rows // block), replace=False))
+        rows_all, matrix = handle.rows(), handle.matrix()
+        for start in starts.tolist():
+            rows = rows_all[start : start + block]
+            yield (
+                rows["image"],
+                np.asarray(matrix[start : start + block], np.float32),
+                rows["dead"] == 0,
+            )
+
+    def nearest(
+        self, query: np.ndarray, k: int, *, exhaustive: bool = False
+    ) -> list[tuple[int, float]]:
+        """(image pk, cosine similarity) of the k live rows most similar to query, best
+        first: exact over the rows of the probed cells of a large index, over every row of
+        a small one (or when exhaustive)."""
+        handle = self.file()
+        if handle is None or handle.count == 0:
+            return []
+        query = np.asarray(query, np.float32)
+        if handle.cells is None or exhaustive:
+            parts = handle.chunks(SEARCH_CHUNK)
+        else:
+            parts = _probed_parts(handle, query, settings.MUSES_SIMILAR_PROBE)
+        best_pks, best_sims = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+        query_norm = float(np.linalg.norm(query)) or 1.0
+        for rows, vectors in ((rows, vectors) for *_, rows, vectors in parts):
+            norms = np.where(rows["norm"] > 0, rows["norm"], 1.0) * query_norm
+            sims = (vectors @ query) / norms
+            sims[rows["dead"] != 0] = -np.inf
+            top = _top(sims, k)
+            best_pks.append(rows["image"][top])
+            best_sims.append(sims[top])
+        pks, sims = np.concatenate(best_pks), np.concatenate(best_sims)
+        order = _top(sims, k)
+        order = order[np.isfinite(sims[order])]
+        return [(int(pks[i]), float(sims[i])) for i in order]
+
+    def sync(self, progress=None) -> tuple[int, int]:
+        """Make the index hold exactly the database's rows: append those it lacks,
+        tombstone those the database lost (ids only are compared; vectors are read just
+        for the rows appended). (appended, tombstoned)"""
+        handle = self.file()
+        db_features, _ = _database_refs(self.backbone, progress)
+        if handle is None:
+            if len(db_features) == 0:
+                return 0, 0
+            handle = self.file()  # the rows exist now: the bootstrap has built it
+            return (handle.count if handle else 0), 0
+        rows = handle.rows()
+        live = rows[rows["dead"] == 0]["feature"]
+        missing = db_features[~np.isin(db_features, live)]
+        orphans = live[~np.isin(live, db_features)]
+        for start in range(0, len(missing), BUILD_BATCH):
+            self._append_rows(_feature_rows(missing[start : start + BUILD_BATCH].tolist()))
+        gone = handle.tombstone(orphans) if len(orphans) else 0
+        return len(missing), gone
+
+    def live_count(self) -> int:
+        handle = self.file()
+        return 0 if handle is None else handle.count - handle.dead_count()
+
+
+def _probed_parts(handle: FeatureIndexFile, query: np.ndarray, probe: int):
+    """(rows, float32 vectors) of the cells nearest the query: contiguous slices of the
+    grouped rows, plus the rows appended since whose cell is among them."""
+    model = handle.cells
+    cells = np.sort(model.probe(query, probe))
+    starts, stops = model.offsets[cells], model.offsets[cells + 1]
+    picked = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)] + [[]]).astype(
+        np.int64
+    )
+    tail = handle.rows()["cell"][model.partitioned :]
+    picked = np.concatenate([picked, model.partitioned + np.flatnonzero(np.isin(tail, cells))])
+    rows, matrix = handle.rows(), handle.matrix()
+    for start in range(0, len(picked), SEARCH_CHUNK):
+        part = picked[start : start + SEARCH_CHUNK]
+        yield rows[part], np.asarray(matrix[part], np.float32)
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest values, largest first, ties in position order: an
+    argpartition and a sort of k, not of all."""
+    if k >= len(values):
+        return np.argsort(-values, kind="stable")
+    part = np.argpartition(-values, k - 1)[:k]
+    return part[np.lexsort((part, -values[part]))]
+
+
+def feature_refs(*, backbone: str, image_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """image_id -> (feature pk, image pk) of the stored vectors of one feature space."""
+    from muses.collection.models import Image
+
+    ids = list(dict.fromkeys(image_ids))
+    refs: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        # Two look-ups by unique index rather than one join: the planner cannot pick a
+        # scan of the feature table, whatever its statistics say.
+        names = dict(Image.objects.filter(image_id__in=chunk).values_list("pk", "image_id"))
+        rows = space_features(backbone).filter(image_id__in=list(names))
+        for pk, image_pk in rows.values_list("id", "image_id"):
+            refs[names[image_pk]] = (pk, image_pk)
+    return refs
+
+
+def image_ids_of(image_pks: Iterable[int]) -> dict[int, str]:
+    """image pk -> image_id of the images that still exist (the database decides)."""
+    from muses.collection.models import Image
+
+    pks = list(dict.fromkeys(int(p) for p in image_pks))
+    found: dict[int, str] = {}
+    for start in range(0, len(pks), LOOKUP_CHUNK):
+        chunk = pks[start : start + LOOKUP_CHUNK]
+        found.update(Image.objects.filter(pk__in=chunk).values_list("pk", "image_id"))
+    return found
+
+
+def _feature_rows(feature_pks: list[int]) -> list[tuple]:
+    rows = []
+    for start in range(0, len(feature_pks), LOOKUP_CHUNK):
+        chunk = feature_pks[start : start + LOOKUP_CHUNK]
+        qs = ImageFeature.objects.filter(id__in=chunk).order_by("id")
+        rows += qs.values_list("id", "image_id", "vector", "dtype")
+    return rows
+
+
+_indexes: dict[str, FeatureIndex] = {}
+_indexes_lock = threading.Lock()
+_creation_locks: dict[str, threading.Lock] = {}
+
+
+def feature_index(backbone: str | None = None) -> FeatureIndex:
+    """This process's handle on the index of a backbone's feature space."""
+    backbone = backbone or settings.MUSES_BACKBONE
+    key = index_name(backbone)  # a process that changes its precision reads another index
+    with _indexes_lock:
+        if key not in _indexes:
+            _indexes[key] = FeatureIndex(backbone)
+        return _indexes[key]
+
+
+def feature_indexes_close() -> None:
+    """Forget every open handle (tests; a process that changed MUSES_INDEX_DIR)."""
+    with _indexes_lock:
+        for handle in _indexes.values():
+            handle.close()
+        _indexes.clear()
+
+
+def _creation_lock(name: str) -> threading.Lock:
+    with _indexes_lock:
+        return _creation_locks.setdefault(name, threading.Lock())
+
+
+# --- hooks from the store -------------------------------------------------------------
+
+
+def index_append_features(rows: Iterable[ImageFeature]) -> int:
+    """Append just-saved feature rows to their spaces' indexes (never fatal: the index
+    is a cache the database can rebuild, and a request must not fail for it)."""
+    by_space: dict[str, list[ImageFeature]] = {}
+    for row in rows:
+        if row.pk is not None:
+            by_space.setdefault(row.backbone, []).append(row)
+    appended = 0
+    for backbone, saved in by_space.items():
+        vectors = np.stack([np.frombuffer(bytes(r.vector), dtype=r.dtype) for r in saved])
+        try:
+            appended += feature_index(backbone).append(
+                [r.pk for r in saved], [r.image_id for r in saved], vectors
+            )
+        except (IndexUnavailable, IndexCorrupt, IndexMissing, OSError) as exc:
+            logger.warning("feature index of %s not updated: %s", backbone, exc)
+    return appended
+
+
+def index_tombstone_feature(*, backbone: str, feature_pk: int) -> None:
+    try:
+        feature_index(backbone).tombstone([feature_pk])
+    except OSError as exc:
+        logger.warning("feature index of %s: tombstone failed: %s", backbone, exc)
+
+
+# --- rebuild, check, compact ----------------------------------------------------------
+
+
+def _database_batches(backbone: str, progress=None) -> Iterator[tuple]:
+    """(feature pks, image pks, vectors) of every row, in id order, BUILD_BATCH at a time
+    (keyset pagination: the cost of a batch does not grow with its position)."""
+    last = 0
+    while True:
+        batch = list(
+            space_features(backbone)
+            .filter(id__gt=last)
+            .order_by("id")
+            .values_list("id", "image_id", "vector", "dtype")[:BUILD_BATCH]
+        )
+        if not batch:
+            return
+        last = batch[-1][0]
+        vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, v, d in batch])
+        if progress is not None:
+            progress(len(batch))
+        yield (
+            np.array([r[0] for r in batch], np.int64),
+            np.array([r[1] for r in batch], np.int64),
+            vectors,
+        )
+
+
+def index_rebuild(*, backbone: str, progress=None) -> int:
+    """Write a fresh index from the database rows and swap it in; readers reopen it at
+    their next look. Returns the number of rows."""
+    first = space_features(backbone).values_list("dim", flat=True).first()
+    if first is None:
+        _remove_index(backbone)
+        return 0
+    rows = index_file.index_create(
+        index_directory(),
+        index_name(backbone),
+        dim=first,
+        dtype=INDEX_DTYPE,
+        batches=_database_batches(backbone, progress),
+    )
+    if rows >= settings.MUSES_INDEX_CELLS_MIN_ROWS:
+        index_file.index_partition(index_directory(), index_name(backbone))
+    return rows
+
+
+def _remove_index(backbone: str) -> None:
+    """An empty feature space has no index: an old file would only mislead."""
+    index_file.index_remove(index_directory(), index_name(backbone))
+
+
+def rebuild_request(*, backbone: str) -> None:
+    """Queue a rebuild (never run one inside a request); logged when no queue answers."""
+    try:
+        from django_q.tasks import async_task
+
+        async_task(REBUILD_TASK, backbone, task_name=f"index rebuild {backbone}"[:100])
+    except Exception as exc:
+        logger.error("could not queue a rebuild of the %s index: %s", backbone, exc)
+
+
+@dataclass
+class IndexReport:
+    """How the index and the database disagree."""
+
+    backbone: str
+    problem: str = ""  # the index could not be opened (missing, foreign, damaged)
+    index_rows: int = 0
+    tombstones: int = 0
+    database_rows: int = 0
+    missing: int = 0  # rows of the database the index lacks
+    orphans: int = 0  # live index rows whose feature row is gone
+    wrong_image: int = 0  # live index rows naming another image than the database
+    duplicates: int = 0  # features held by more than one live row
+    torn_tail_bytes: int = 0  # what an interrupted append left past the committed rows
+    generation: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.problem or self.missing or self.orphans or self.wrong_image or self.duplicates
+        )
+
+
+def index_check(*, backbone: str, progress=None) -> IndexReport:
+    """Compare the index with the database, row by row (ids only, no vectors)."""
+    report = IndexReport(backbone=backbone)
+    database = _database_refs(backbone, progress)
+    report.database_rows = len(database[0])
+    try:
+        handle = FeatureIndexFile(index_directory(), index_name(backbone))
+    except (IndexMissing, IndexCorrupt) as exc:
+        report.problem = str(exc)
+        report.missing = report.database_rows
+        return report
+    try:
+        _compare(report, handle, database)
+    finally:
+        handle.close()
+    return report
+
+
+def _database_refs(backbone: str, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    features, images = [], []
+    last = 0
+    while True:
+        batch = list(
+            space_features(backbone)
+            .filter(id__gt=last)
+            .order_by("id")
+            .values_list("id", "image_id")[: BUILD_BATCH * 10]
+        )
+        if not batch:
+            break
+        last = batch[-1][0]
+        features += [r[0] for r in batch]
+        images += [r[1] for r in batch]
+        if progress is not None:
+            progress(len(batch))
+    return np.array(features, np.int64), np.array(images, np.int64)
+
+
+def _compare(report: IndexReport, handle: FeatureIndexFile, database) -> None:
+    db_features, db_images = database
+    rows = handle.rows()
+    live = rows[rows["dead"] == 0]
+    report.index_rows, report.tombstones = handle.count, handle.count - len(live)
+    report.torn_tail_bytes, report.generation = handle.torn_tail_bytes(), handle.generation
+    unique, counts = np.unique(live["feature"], return_counts=True)
+    report.duplicates = int((counts > 1).sum())
+    report.missing = int((~np.isin(db_features, unique)).sum())
+    in_db = np.isin(live["feature"], db_features)
+    report.orphans = int((~in_db).sum())
+    at = np.searchsorted(db_features, live["feature"][in_db])
+    report.wrong_image = int((db_images[at] != live["image"][in_db]).sum())
+
+
+def index_compact(*, backbone: str) -> tuple[int, int]:
+    """Drop tombstoned rows by rewriting the index from itself (no vectors read from the
+    database); a large index is regrouped into fresh cells on the way. The job to run when
+    tombstones or appended rows pile up. (kept, dropped)"""
+    directory, name = index_directory(), index_name(backbone)
+    status = index_status(backbone=backbone)
+    if status.get("rows", 0) - status.get("tombstones", 0) < settings.MUSES_INDEX_CELLS_MIN_ROWS:
+        return index_file.index_compact(directory, name)
+    index_file.index_partition(directory, name)
+    after = index_status(backbone=backbone)
+    return after["rows"], status["rows"] - after["rows"]
+
+
+def index_status(*, backbone: str) -> dict:
+    try:
+        handle = FeatureIndexFile(index_directory(), index_name(backbone))
+    except (IndexMissing, IndexCorrupt) as exc:
+        return {"backbone": backbone, "problem": str(exc)}
+    try:
+        return {
+            "backbone": backbone,
+            "path": str(handle.path),
+            "rows": handle.count,
+            "tombstones": handle.dead_count(),
+            "dim": handle.dim,
+            "dtype": handle.dtype,
+            "generation": handle.generation,
+        }
+    finally:
+        handle.close()

@@ -1,0 +1,86 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from muses.vision.backbones import backbone_names
+from muses.vision.index import (
+    IndexReport,
+    index_check,
+    index_compact,
+    index_rebuild,
+    space_features,
+)
+from muses.vision.index_file import IndexCorrupt, IndexMissing
+
+ACTIONS = ("rebuild", "check", "compact")
+
+
+class Command(BaseCommand):
+    help = "Rebuild this machine's feature index from the database, check it, or compact it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "action",
+            choices=ACTIONS,
+            help="rebuild: write it afresh from the database; check: report how it and the "
+            "database disagree (exit 1 if they do); compact: drop deleted rows.",
+        )
+        parser.add_argument(
+            "--backbone",
+            default=None,
+            help=f"One of {', '.join(backbone_names())} (default MUSES_BACKBONE).",
+        )
+
+    def handle(self, *args, **options):
+        backbone = options["backbone"] or settings.MUSES_BACKBONE
+        if backbone not in backbone_names():
+            raise CommandError(
+                f"Unknown backbone {backbone!r}; choose one of: {', '.join(backbone_names())}"
+            )
+        action = options["action"]
+        if action == "compact":
+            return self._compact(backbone)
+        total = space_features(backbone).count()
+        with tqdm(
+            total=total, unit="row", disable=options["verbosity"] < 1, desc=f"{action} {backbone}"
+        ) as bar:
+            if action == "rebuild":
+                rows = index_rebuild(backbone=backbone, progress=bar.update)
+                bar.close()
+                self.stdout.write(f"index of {backbone} rebuilt: {rows} rows")
+                return
+            report = index_check(backbone=backbone, progress=bar.update)
+        self._report(report)
+
+    def _compact(self, backbone: str) -> None:
+        try:
+            kept, dropped = index_compact(backbone=backbone)
+        except (IndexMissing, IndexCorrupt) as exc:
+            raise CommandError(f"{exc} Run: manage.py muses_index rebuild") from None
+        self.stdout.write(f"index of {backbone} compacted: {kept} rows kept, {dropped} dropped")
+
+    def _report(self, report: IndexReport) -> None:
+        lines = [
+            f"index of {report.backbone}: {report.index_rows} rows "
+            f"({report.tombstones} deleted, generation {report.generation}); "
+            f"database: {report.database_rows} rows"
+        ]
+        if report.problem:
+            lines.append(f"refused: {report.problem}")
+        for label, value in (
+            ("rows in the database, not in the index", report.missing),
+            ("rows in the index whose database row is gone", report.orphans),
+            ("rows in the index naming another image than the database", report.wrong_image),
+            ("features held by more than one live row", report.duplicates),
+        ):
+            if value:
+                lines.append(f"{value} {label}")
+        if report.torn_tail_bytes:
+            lines.append(
+                f"an interrupted append left {report.torn_tail_bytes} bytes past the last "
+                "committed row: ignored by readers, cut off by the next append"
+            )
+        self.stdout.write("\n".join(lines))
+        if not report.ok:
+            raise CommandError("The index and the database disagree: run muses_index rebuild.")
+        self.stdout.write("index and database agree")
