@@ -27,6 +27,9 @@ QUEUE_WARN_S = 5.0
 QUEUE_STALE_S = 60.0  # overridable: settings.MUSES_JOB_QUEUE_STALE_S
 STAMP_EVERY_S = 5.0
 STAMP_TTL_S = 20
+# A worker that finished a task this recently counts as busy: it is about to take the next
+# one (between two tasks it is idle for a moment, and a job must not fail in that moment).
+RECENT_TASK_S = 10.0
 NO_WORKER = "no worker is running: start `manage.py qcluster`"
 WORKERS_STUCK = (
     "the queue's workers are idle but have not taken it (a worker killed while waiting "
@@ -34,6 +37,7 @@ WORKERS_STUCK = (
 )
 
 _busy = threading.Event()
+_finished = [0.0]  # when this worker process last finished a task
 _stamper: list[threading.Thread] = []
 
 
@@ -63,7 +67,12 @@ def queue_health() -> QueueHealth:
     live = [s for s in stats if s.status in (Conf.STARTING, Conf.IDLE, Conf.WORKING)]
     keys = [_stamp_key(s.host, pid) for s in live for pid in s.workers]
     stamps = cache.get_many(keys) if keys else {}
-    busy = sum(1 for stamp in stamps.values() if stamp.get("busy"))
+    now = time.time()
+    busy = sum(
+        1
+        for stamp in stamps.values()
+        if stamp.get("busy") or now - stamp.get("finished", 0.0) < RECENT_TASK_S
+    )
     return QueueHealth(len(keys), busy)
 
 
@@ -130,6 +139,7 @@ def task_started(sender, **kwargs) -> None:
 
 
 def task_finished(sender, **kwargs) -> None:
+    _finished[0] = time.time()
     _busy.clear()
     _stamp()
 
@@ -144,7 +154,7 @@ def _stamp() -> None:
     try:
         cache.set(
             _stamp_key(socket.gethostname(), os.getpid()),
-            {"busy": _busy.is_set(), "at": time.time()},
+            {"busy": _busy.is_set(), "finished": _finished[0], "at": time.time()},
             STAMP_TTL_S,
         )
     except Exception as exc:  # the cache is away a moment: stamp again later

@@ -2,6 +2,7 @@
 `manage.py check` say, from django-q2's cluster stats and the workers' busy stamps."""
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -34,12 +35,13 @@ def waiting_job(tag_name: str = "red", seconds: float = 10) -> TrainingJob:
     return job
 
 
-def live_worker(*, busy: bool, pid: int = 4242) -> None:
+def live_worker(*, busy: bool, pid: int = 4242, finished_ago: float = 3600) -> None:
     """A cluster's stats as a running qcluster saves them, and its worker's stamp."""
     stat = Status(pid=pid - 1, cluster_id="test-cluster")
     stat.status, stat.workers, stat.host = Conf.IDLE, [pid], "worker-host"
     get_broker().set_stat(Stat.get_key("test-cluster"), SignedPackage.dumps(stat, True), 60)
-    cache.set(_stamp_key("worker-host", pid), {"busy": busy}, 60)
+    stamp = {"busy": busy, "finished": time.time() - finished_ago}
+    cache.set(_stamp_key("worker-host", pid), stamp, 60)
 
 
 def test_status_of_a_job_waiting_with_no_worker_says_to_start_qcluster(api, queue):
@@ -71,6 +73,12 @@ def test_idle_workers_that_do_not_take_a_job_get_it_reported_failed(api, queue):
     body = api.get(f"/status/{job.task_id}").json()
     assert body["state"] == "error"
     assert "restart `manage.py qcluster`" in body["error"]
+
+
+def test_a_worker_between_two_tasks_counts_as_busy(api, queue):
+    live_worker(busy=False, finished_ago=1)  # it finished one a moment ago
+    job = waiting_job(seconds=120)
+    assert api.get(f"/status/{job.task_id}").json()["state"] == "queued"
 
 
 def test_a_new_training_is_not_blocked_by_a_job_no_worker_took(api, queue, labelled_tag):
