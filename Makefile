@@ -18,7 +18,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Plants known bugs one at a time and fails if the tests miss one (5-10 min; not in CI).
+# Plants known bugs one at a time and fails if the tests miss one (~20 min; not in CI).
 mutation: $(STAMP)
 	$(PY) bin/mutation_check.py
 

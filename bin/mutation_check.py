@@ -10,7 +10,7 @@ must follow the code. Run it with `make mutation` or
 
 It prints KILLED or SURVIVED per mutant and exits 1 if any survived. Mutants of the queue
 worker need REDIS_URL (tests/custom_tagging/test_redis_queue.py); without it they are
-reported as NOT RUN and do not count. Takes about 5-10 minutes on 2 cores.
+reported as NOT RUN and do not count. Takes about 20 minutes on a busy 2-core machine.
 """
 
 import argparse
