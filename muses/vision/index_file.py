@@ -62,15 +62,15 @@ DEAD_AT = ROW_DTYPE.fields["dead"][1]
 TAIL_FOLD_MIN = 50_000
 
 
-class IndexError_(RuntimeError):
-    """Base of the index's errors (the name avoids shadowing the builtin IndexError)."""
+class FeatureIndexError(RuntimeError):
+    """Base of the feature index file's errors."""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(FeatureIndexError):
     pass
 
 
-class IndexCorrupt(IndexError_):
+class IndexCorrupt(FeatureIndexError):
     """The file is not a MUSES index of this feature space, or it is damaged: refused."""
 
 
