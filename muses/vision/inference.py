@@ -176,19 +176,24 @@ class OpenVinoEngine:
         return compiled
 
     def _compile(self, dtype: np.dtype):
-        core = openvino_core()
-        source = self._model_source(dtype)
-        return core.compile_model(source, "CPU", openvino_config(self.precision))
-
-    def _model_source(self, dtype: np.dtype):
-        """The IR file (cached per weights digest, dtype and architecture), or for weights
-        that are no file (random, tests) the converted model itself."""
+        """From the IR file (cached per weights digest, dtype and architecture), or for
+        weights that are no file (random, tests) from the converted model itself."""
+        core, config = openvino_core(), openvino_config(self.precision)
         if self.cache_key is None:
-            return convert_graph(self._graph, self.input_shape, dtype)
+            return core.compile_model(self._convert(dtype), "CPU", config)
         path = ir_path(self.cache_key, dtype, self._model_json)
         if not path.exists():
-            write_ir(convert_graph(self._graph, self.input_shape, dtype), path)
-        return str(path)
+            write_ir(self._convert(dtype), path)
+        try:
+            return core.compile_model(str(path), "CPU", config)
+        except RuntimeError as exc:
+            # A cache cut short (disk full, edited by hand) is rebuilt, not fatal.
+            logger.warning("unreadable OpenVINO IR %s (%s); converting again", path, exc)
+            write_ir(self._convert(dtype), path)
+            return core.compile_model(str(path), "CPU", config)
+
+    def _convert(self, dtype: np.dtype):
+        return convert_graph(self._graph, self.input_shape, dtype)
 
 
 def openvino_core():
