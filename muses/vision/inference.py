@@ -30,8 +30,6 @@ from django.db.models import Q
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("openvino", "tensorflow")
-PRECISIONS = ("fp32", "bf16")
 AUTO = "auto"
 # Precisions whose vectors may be mixed with fp32 ones. A reduced precision is adopted
 # only when bench/engine_quality.py shows it keeps quality: the 20 + 20 custom-tag
@@ -67,15 +65,14 @@ def numerics_family(engine: str, precision: str) -> str:
     return f"{engine}-{precision}"
 
 
-def family_filter(family: str, prefix: str = "") -> Q:
-    """A Q over ImageFeature rows (or, with ``prefix="features__"``, over their images)
-    that keeps exactly the rows of one family. The fp32 family is every adopted
-    precision, whichever engine computed it (vectors imported from a state file included);
-    any other family is one engine at one precision."""
+def family_filter(family: str) -> Q:
+    """A Q over ImageFeature rows that keeps exactly the rows of one family. The fp32
+    family is every adopted precision, whichever engine computed it (vectors imported
+    from a state file included); any other family is one engine at one precision."""
     if family == FP32_FAMILY:
-        return Q(**{f"{prefix}precision__in": sorted(ADOPTED_PRECISIONS)})
+        return Q(precision__in=sorted(ADOPTED_PRECISIONS))
     engine, precision = family_numerics(family)
-    return Q(**{f"{prefix}engine": engine, f"{prefix}precision": precision})
+    return Q(engine=engine, precision=precision)
 
 
 def family_numerics(family: str) -> tuple[str, str]:
