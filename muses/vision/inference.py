@@ -30,8 +30,6 @@ from django.db.models import Q
 
 logger = logging.getLogger(__name__)
 
-ENGINES = ("openvino", "tensorflow")
-PRECISIONS = ("fp32", "bf16")
 AUTO = "auto"
 # Precisions whose vectors may be mixed with fp32 ones. A reduced precision is adopted
 # only when bench/engine_quality.py shows it keeps quality: the 20 + 20 custom-tag
@@ -67,15 +65,14 @@ def numerics_family(engine: str, precision: str) -> str:
     return f"{engine}-{precision}"
 
 
-def family_filter(family: str, prefix: str = "") -> Q:
-    """A Q over ImageFeature rows (or, with ``prefix="features__"``, over their images)
-    that keeps exactly the rows of one family. The fp32 family is every adopted
-    precision, whichever engine computed it (vectors imported from a state file included);
-    any other family is one engine at one precision."""
+def family_filter(family: str) -> Q:
+    """A Q over ImageFeature rows that keeps exactly the rows of one family. The fp32
+    family is every adopted precision, whichever engine computed it (vectors imported
+    from a state file included); any other family is one engine at one precision."""
     if family == FP32_FAMILY:
-        return Q(**{f"{prefix}precision__in": sorted(ADOPTED_PRECISIONS)})
+        return Q(precision__in=sorted(ADOPTED_PRECISIONS))
     engine, precision = family_numerics(family)
-    return Q(**{f"{prefix}engine": engine, f"{prefix}precision": precision})
+    return Q(engine=engine, precision=precision)
 
 
 def family_numerics(family: str) -> tuple[str, str]:
@@ -176,19 +173,24 @@ class OpenVinoEngine:
         return compiled
 
     def _compile(self, dtype: np.dtype):
-        core = openvino_core()
-        source = self._model_source(dtype)
-        return core.compile_model(source, "CPU", openvino_config(self.precision))
-
-    def _model_source(self, dtype: np.dtype):
-        """The IR file (cached per weights digest, dtype and architecture), or for weights
-        that are no file (random, tests) the converted model itself."""
+        """From the IR file (cached per weights digest, dtype and architecture), or for
+        weights that are no file (random, tests) from the converted model itself."""
+        core, config = openvino_core(), openvino_config(self.precision)
         if self.cache_key is None:
-            return convert_graph(self._graph, self.input_shape, dtype)
+            return core.compile_model(self._convert(dtype), "CPU", config)
         path = ir_path(self.cache_key, dtype, self._model_json)
         if not path.exists():
-            write_ir(convert_graph(self._graph, self.input_shape, dtype), path)
-        return str(path)
+            write_ir(self._convert(dtype), path)
+        try:
+            return core.compile_model(str(path), "CPU", config)
+        except RuntimeError as exc:
+            # A cache cut short (disk full, edited by hand) is rebuilt, not fatal.
+            logger.warning("unreadable OpenVINO IR %s (%s); converting again", path, exc)
+            write_ir(self._convert(dtype), path)
+            return core.compile_model(str(path), "CPU", config)
+
+    def _convert(self, dtype: np.dtype):
+        return convert_graph(self._graph, self.input_shape, dtype)
 
 
 def openvino_core():

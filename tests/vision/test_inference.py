@@ -116,6 +116,17 @@ def test_the_converted_network_is_cached_by_weights_digest_and_read_back(
     np.testing.assert_array_equal(again, first)
 
 
+def test_a_damaged_cached_network_is_converted_again(tiny_backbone, settings, tmp_path):
+    settings.MUSES_WEIGHTS_DIR = tmp_path
+    first = use_engine(tiny_backbone, settings, "openvino").extract(pixels(), batch_size=8)
+    (cached,) = (tmp_path / "openvino").glob("*.xml")
+    cached.write_text("<net>cut short")
+    again = use_engine(tiny_backbone, settings, "openvino").extract(pixels(), batch_size=8)
+    assert tiny_backbone.numerics == ("openvino", "fp32")
+    np.testing.assert_array_equal(again, first)
+    assert cached.read_text().startswith("<?xml")
+
+
 def test_random_weights_are_never_cached_on_disk(tiny_backbone, settings, tmp_path):
     settings.MUSES_WEIGHTS_DIR = tmp_path
     tiny_backbone.weights_digest = "random"
