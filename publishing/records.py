@@ -7,6 +7,7 @@ each tag's highest score over the object's images and whether any image shows it
 that belong to no item (API uploads) have no key in a collection system and are left out.
 """
 
+import codecs
 import csv
 import io
 import json
@@ -63,7 +64,8 @@ def job_scores(*, job: PredictionJob) -> JobScores:
     """Read the job's CSV (image_id, then '<tag>:score' and '<tag>:prediction' per tag);
     ResultNotReady when the job has not finished successfully."""
     with tagging.prediction_result_open(job=job) as handle:
-        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
+        # Django's File yields lines on any storage (a local file or an S3 object).
+        reader = csv.reader(codecs.iterdecode(handle, "utf-8"))
         header = next(reader, ["image_id"])
         tag_names = [column.rsplit(":", 1)[0] for column in header[1::2]]
         ids, values = [], []

@@ -280,7 +280,7 @@ def _canvases(doc: dict, version: int, manifest_id: str) -> list[CanvasImage]:
     found, seen = [], set()
     for position, (canvas, bodies) in enumerate(canvases, start=1):
         canvas_id = doc_id(canvas) or f"{manifest_id}#canvas-{position}"
-        image = next((i for i in (_image_of(b, canvas_id, version) for b in bodies) if i), None)
+        image = next((i for i in (_image_of(b, canvas_id) for b in bodies) if i), None)
         if image is not None and canvas_id not in seen:
             seen.add(canvas_id)
             found.append(image)
@@ -323,13 +323,13 @@ def _bodies(body) -> list[dict]:
     return [body]
 
 
-def _image_of(body: dict, canvas_id: str, version: int) -> CanvasImage | None:
+def _image_of(body: dict, canvas_id: str) -> CanvasImage | None:
     service = _image_service(body.get("service"))
     url = doc_id(body)
     if service is None and not url:
         return None
     service_id, service_version = service or ("", 0)
-    return CanvasImage(canvas_id, url, service_id, service_version or version)
+    return CanvasImage(canvas_id, url, service_id, service_version)
 
 
 def _image_service(services) -> tuple[str, int] | None:

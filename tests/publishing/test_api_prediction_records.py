@@ -82,3 +82,17 @@ def test_an_unfinished_job_is_409_and_unknown_ones_404(api, trained_tag):
 
 def test_records_need_a_token(anonymous):
     assert anonymous.get("/api/predictions/x/records.csv").status_code == 401
+
+
+def test_records_are_read_from_a_job_whose_csv_is_in_a_bucket(
+    s3_media, api, trained_tag, add_image, museum_object
+):
+    trained_tag("red")
+    add_image("jar", RED)
+    museum_object("09.180.1", "jar")
+    task_id = finished_job(api)
+    assert any(key.startswith("predictions/") for key in s3_media.keys())
+    rows = list(
+        csv.DictReader(io.StringIO(body(api.get(f"/api/predictions/{task_id}/records.csv"))))
+    )
+    assert [(r["object_number"], r["red:prediction"]) for r in rows] == [("09.180.1", "1")]
