@@ -62,9 +62,12 @@ def ensure_map_and_user() -> None:
 
 
 def serve(var_dir: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MUSES_VAR_DIR": var_dir, "MUSES_LOG_LEVEL": "WARNING"}
+    # Debug mode: runserver then serves the admin's static files, as the product's pages have.
+    env = {**os.environ, "MUSES_VAR_DIR": var_dir, "MUSES_DEBUG": "1"}
     command = [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}"]
-    server = subprocess.Popen([*command, "--noreload"], env=env, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*command, "--noreload"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for _ in range(600):  # the server imports Django and its apps first: slow on a busy machine
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -75,35 +78,47 @@ def serve(var_dir: str, port: int) -> subprocess.Popen:
     raise SystemExit("the server did not start")
 
 
+# Canvas drawing is recorded, then rasterised later: reading a pixel back forces the
+# rasterisation into the timed frame, so the figure is the whole cost of the frame.
+PAN_AND_ZOOM = """frames => {
+  const map = window.musesMap, context = document.getElementById("muses-map").getContext("2d");
+  const times = [];
+  for (let k = 0; k < frames; k++) {
+    const start = performance.now();
+    map.drawAt(1 + 0.1 * k, -6 * k, -4 * k);  // zooming in while panning
+    context.getImageData(0, 0, 1, 1);
+    times.push(performance.now() - start);
+  }
+  return times;
+}"""
+FIRST_DRAW = """json => {
+  const start = performance.now();
+  window.musesMap.setData(json);
+  document.getElementById("muses-map").getContext("2d").getImageData(0, 0, 1, 1);
+  return performance.now() - start;
+}"""
+LASSO = """() => {
+  const box = document.getElementById("muses-map").getBoundingClientRect();
+  const w = box.width, h = box.height;
+  window.musesMap.drawAt(1, 0, 0);
+  const polygon = [];  // a 64-vertex ellipse over the middle of the map
+  for (let k = 0; k < 64; k++) {
+    const a = 2 * Math.PI * k / 64;
+    polygon.push([w / 2 + 0.3 * w * Math.cos(a), h / 2 + 0.3 * h * Math.sin(a)]);
+  }
+  const selected = window.musesMap.selectPolygon(polygon);
+  return [selected, window.musesMap.selectMs];
+}"""
+
+
 def pan_and_zoom(page, frames: int = 30) -> list[float]:
-    """Draw times (ms) of `frames` wheel and drag steps, measured by the page."""
-    page.evaluate("window.musesMap.drawMs = []")
-    box = page.locator("#muses-map").bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    for k in range(frames // 2):
-        page.mouse.move(cx, cy)
-        page.mouse.wheel(0, -120 if k < frames // 4 else 120)
-        page.wait_for_timeout(20)
-    page.mouse.move(cx, cy)
-    page.mouse.down()
-    for k in range(frames // 2):
-        page.mouse.move(cx + 8 * k, cy + 4 * k)
-        page.wait_for_timeout(20)
-    page.mouse.up()
-    return page.evaluate("window.musesMap.drawMs")
+    """Draw times (ms) of `frames` frames while zooming in and panning, measured by the page."""
+    return page.evaluate(PAN_AND_ZOOM, frames)
 
 
-def lasso_ms(page) -> float:
-    box = page.locator("#muses-map").bounding_box()
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.keyboard.down("Shift")
-    page.mouse.move(x + w * 0.2, y + h * 0.2)
-    page.mouse.down()
-    for fx, fy in ((0.6, 0.2), (0.6, 0.7), (0.2, 0.7), (0.2, 0.2)):
-        page.mouse.move(x + w * fx, y + h * fy, steps=10)
-    page.mouse.up()
-    page.keyboard.up("Shift")
-    return page.evaluate("window.musesMap.selectMs")
+def lasso(page) -> tuple[int, float]:
+    """(points selected, ms) of a lasso over the middle of the map."""
+    return tuple(page.evaluate(LASSO))
 
 
 def report(label: str, draws: list[float]) -> None:
@@ -142,11 +157,12 @@ def measure(base: str, points: int) -> None:
                 f"{stats[2]:.1f} ms); navigation to drawn {wall:.0f} ms (target < 1000 ms)"
             )
         report("collection map, pan and zoom", pan_and_zoom(page))
-        page.evaluate(f"n => window.musesMap.setData(({SYNTHETIC})(n))", points)
-        first = page.evaluate("window.musesMap.firstDrawMs")
-        print(f"{points} synthetic points: set and first drawn in {first:.0f} ms")
+        page.evaluate(f"n => {{ window.benchPoints = ({SYNTHETIC})(n); }}", points)
+        first = page.evaluate(f"() => ({FIRST_DRAW})(window.benchPoints)")
+        print(f"{points} synthetic points: handed to the page and first drawn in {first:.0f} ms")
         report(f"{points} points, pan and zoom", pan_and_zoom(page))
-        print(f"{points} points, lasso selection: {lasso_ms(page):.0f} ms")
+        selected, took = lasso(page)
+        print(f"{points} points, a 64-vertex lasso selecting {selected}: {took:.0f} ms")
         browser.close()
 
 

@@ -177,7 +177,7 @@ def map_apply_view(request, site):
             class_name=str(body.get("class_name", "")),
             user=request.user,
         )
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):
         return JsonResponse(
             {"detail": "The body must be JSON with image_ids and action."}, status=400
         )

@@ -60,7 +60,10 @@ def rank_issues(labels: np.ndarray, pred_probs: np.ndarray) -> IssueRanking:
     labels = np.asarray(labels, dtype=np.int64)
     pred_probs = np.asarray(pred_probs, dtype=np.float64)
     # n_jobs=1: cleanlab would otherwise fork worker processes inside a web request.
-    flagged = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    try:
+        flagged = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    except ValueError as exc:  # e.g. a class the heads never predict well enough to count
+        raise TooFewLabels(f"Confident learning could not run on these labels: {exc}") from None
     quality = get_label_quality_scores(labels, pred_probs, method="self_confidence")
     order = np.lexsort((np.arange(len(labels)), quality, ~flagged))
     return IssueRanking(

@@ -103,7 +103,11 @@ def _naive_report(labelled: _Labelled, found: list[str], X: np.ndarray) -> Label
     index = {name: i for i, name in enumerate(names)}
     ids = [found[k] for k in keep]
     y = np.array([index[by_id[i][0]] for i in ids])
-    ranking = label_issues.rank_issues(y, label_issues.multiclass_probabilities(X[keep], y))
+    try:
+        probabilities = label_issues.multiclass_probabilities(X[keep], y)
+        ranking = label_issues.rank_issues(y, probabilities)
+    except label_issues.TooFewLabels as exc:
+        raise errors.TooFewLabels(str(exc)) from None
     report = LabelIssueReport("naive", len(ids), 0, label_issues.FOLDS, left_out_classes=small)
     report.issues = _issues(ranking, ids, names, by_id)
     return report
@@ -137,10 +141,10 @@ def _tag_report(tag: CustomTag):
         y = np.array([by_id[i][0] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
         try:
             probabilities = label_issues.binary_probabilities(X, y)
+            ranking = label_issues.rank_issues(y, probabilities)
         except label_issues.TooFewLabels as exc:
             raise errors.TooFewLabels(f"Tag {tag.name!r}: {exc}") from None
         folds = min(label_issues.FOLDS, int(y.sum()), int(len(y) - y.sum()))
-        ranking = label_issues.rank_issues(y, probabilities)
         result = LabelIssueReport(f"tag:{tag.name}", len(found), 0, folds)
         result.issues = _issues(ranking, found, names, by_id)
         return result

@@ -102,6 +102,8 @@ def test_bad_selections_change_nothing(admin_client, reds_and_blues):
     assert bad_class.status_code == 400
     not_json = admin_client.post(APPLY, "{", content_type="application/json")
     assert not_json.status_code == 400
+    assert apply(admin_client, image_ids=5, action="positive", tag="t").status_code == 400
+    assert admin_client.post(APPLY, "[1]", content_type="application/json").status_code == 400
     assert not Assignment.objects.exists() and not Image.objects.exclude(curator_class="").exists()
 
 
