@@ -90,6 +90,10 @@ class AnnotationApi(BaseApi):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(response, Response):
+            # Errors are {"detail": ...} like everywhere else: plain JSON, not an annotation.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
         # IIIF viewers load annotations from other origins; no credentials travel with '*'.
         response["Access-Control-Allow-Origin"] = "*"
         return response

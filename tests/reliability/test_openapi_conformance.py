@@ -48,9 +48,6 @@ def lazy_application(environ, start_response):
 
 schema = schemathesis.openapi.from_dict(muses_schema())
 schema.app = lazy_application
-# A JSON array as POST /custom/predict_batch's body still answers 500: issue 15 item 7,
-# fixed on its own branch; drop this exclusion once that is merged.
-schema = schema.exclude(operation_id="custom_predict_batch_post")
 
 
 @pytest.fixture
