@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from muses.vision.index import feature_index, feature_indexes_close
+from muses.vision.index import feature_index, feature_indexes_close, index_name
 from muses.vision.models import ImageFeature
 from muses.vision.store import features_extract
 
@@ -28,7 +28,7 @@ def stored(tiny_backbone, make_image):
 
 
 def index_file():
-    return settings.MUSES_INDEX_DIR / "tiny.index"
+    return settings.MUSES_INDEX_DIR / f"{index_name('tiny')}.index"
 
 
 def test_check_says_index_and_database_agree_after_extraction(stored):
