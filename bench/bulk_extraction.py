@@ -96,6 +96,7 @@ def parse_args():
         help="Compare these engine:precision[:threads], each in its own process.",
     )
     parser.add_argument("--rounds", type=int, default=1, help="Interleaved rounds (--engines).")
+    parser.add_argument("--raw-seconds", type=float, default=15, help="Each raw-rate timing.")
     parser.add_argument("--json", type=Path, default=None, help="Write figures and vectors here.")
     return parser.parse_args()
 
@@ -121,9 +122,9 @@ def main() -> None:
     # and the bulk rate compared with the mean of the two. Raw runs as many forward
     # passes at once as the bulk run does (the faster way: the stricter comparison);
     # one pass at a time is printed too.
-    single = raw_rate(backbone, args.batch_size)
+    single = raw_rate(backbone, args.batch_size, args.raw_seconds)
     decode_ms = decode_cpu_ms(backbone, collection_sources())
-    before = raw_rate(backbone, args.batch_size, streams=streams)
+    before = raw_rate(backbone, args.batch_size, args.raw_seconds, streams=streams)
     start, cpu = time.perf_counter(), time.process_time()
     report = features_extract(
         backbone=backbone,
@@ -134,7 +135,7 @@ def main() -> None:
     )
     seconds = time.perf_counter() - start
     bulk_cpu = (time.process_time() - cpu) * 1e3 / max(report.extracted, 1)
-    after = raw_rate(backbone, args.batch_size, streams=streams)
+    after = raw_rate(backbone, args.batch_size, args.raw_seconds, streams=streams)
     raw, raw_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
     bulk = report.extracted / seconds
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -185,6 +186,7 @@ def save_run(path: Path, backbone, figures: dict) -> None:
 def run_child(spec: str, args, out: Path) -> dict:
     command = [sys.executable, __file__, "--csv", str(args.csv), "--backbone", args.backbone]
     command += ["--batch-size", str(args.batch_size), "--json", str(out)]
+    command += ["--raw-seconds", str(args.raw_seconds)]
     if args.streams:
         command += ["--streams", str(args.streams)]
     from bench.engine_quality import engine_env

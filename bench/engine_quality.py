@@ -76,12 +76,15 @@ def concepts_by_name(csv_path: Path) -> dict[str, tuple[list[str], list[str]]]:
 def tag_quality(reference: dict, vectors: dict, csv_path: Path, repeats: int = 20) -> str:
     """Accuracy of the 20 + 20 protocol on these vectors, and how far a tag trained on the
     reference vectors scores these ones from the reference ones (mean abs, worst draw)."""
-    from bench.tagging_quality import evaluate
+    from bench.tagging_quality import TRAIN_PER_CLASS, evaluate
 
     parts = []
     for name, (positives, negatives) in concepts_by_name(csv_path).items():
         positives = [f for f in positives if f in vectors]
         negatives = [f for f in negatives if f in vectors]
+        if min(len(positives), len(negatives)) <= TRAIN_PER_CLASS:
+            parts.append(f"{name}: too few images for {TRAIN_PER_CLASS} + {TRAIN_PER_CLASS}")
+            continue
         result = evaluate(positives, negatives, vectors, repeats)
         base = evaluate(positives, negatives, reference, repeats)
         gap = statistics.mean(result["accuracy"]) - statistics.mean(base["accuracy"])
