@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A worker's start (Django, TensorFlow's import) takes 5-30 s on a busy 2-core machine.
 START_LIMIT_S = 120
 JOB_LIMIT_S = 60
+STOP_LIMIT_S = 5
 HEARTBEAT_STALE_S = 3.0
 
 pytestmark = [
@@ -96,7 +97,8 @@ def qcluster(django_db_setup, django_db_blocker, worker_dir):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            # A cluster whose worker was respawned can take 30 s to stop: not worth waiting.
+            process.wait(timeout=STOP_LIMIT_S)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
