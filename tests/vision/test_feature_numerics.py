@@ -155,4 +155,5 @@ def test_a_tag_trains_on_one_family_only(tiny_backbone, settings, make_image, bf
     assert len(features) == 4
     stored = ImageFeature.objects.get(image=images[0])
     assert stored.precision == "fp32"  # recomputed, not mixed in
-    assert any(np.allclose(row, stored.as_array()) for row in features)
+    # The index keeps float16 copies of the stored float32 vectors (muses.vision.index).
+    assert any(np.allclose(row, stored.as_array(), rtol=1e-3, atol=1e-3) for row in features)
