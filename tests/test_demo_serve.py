@@ -160,13 +160,12 @@ def predict_once(server: Demo) -> None:
     assert reply.status_code == 200, reply.text
 
 
-def test_ctrl_c_to_the_demos_process_group_stops_every_process_promptly(demo):
-    # SIGINT to the whole group is what Ctrl-C sends; SIGTERM is the next test's signal (each
-    # demo start costs a minute on two cores, so the group is not sent both).
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_demos_process_group_stops_every_process_promptly(demo, name):
     server = demo(MUSES_BATCH_MAX="2")  # two batch shapes to trace: a quicker start
     predict_once(server)
-    os.killpg(server.process.pid, signal.SIGINT)
-    assert wait_group_gone(server.process, STOP_S), f"still running {STOP_S} s after SIGINT"
+    os.killpg(server.process.pid, getattr(signal, name))
+    assert wait_group_gone(server.process, STOP_S), f"still running {STOP_S} s after {name}"
 
 
 def test_sigterm_to_the_demo_script_alone_stops_the_server_and_the_worker(demo):
