@@ -118,8 +118,9 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 # Forward passes a process runs at once (web batches and bulk extraction). One pass of a
 # small network leaves cores idle between its ops; two overlapping passes keep them busy.
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
-# The engine that runs the backbones (muses/vision/inference.py): auto = OpenVINO when it
-# imports and compiles the network, else TensorFlow; the precision: auto = the fastest one
+# The engine that runs the backbones (muses/vision/inference.py): auto = the one measured
+# faster in the precision (TensorFlow in fp32, OpenVINO in an adopted reduced precision
+# when it compiles); the precision: auto = the fastest one
 # the CPU has among those the quality benches adopted (fp32: bf16 did not keep quality).
 MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
 MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16"))
