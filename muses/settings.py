@@ -138,8 +138,9 @@ MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
 MUSES_NETWORK_STREAMS = env_int("MUSES_NETWORK_STREAMS", 2)
 # /custom/predict_batch computes at most this many missing features in the request.
 MUSES_BATCH_COMPUTE_MAX = env_int("MUSES_BATCH_COMPUTE_MAX", 64)
-# The engine that runs the backbones (muses/vision/inference.py): auto = OpenVINO when it
-# imports and compiles the network, else TensorFlow; the precision: auto = the fastest one
+# The engine that runs the backbones (muses/vision/inference.py): auto = the one measured
+# faster in the precision (TensorFlow in fp32, OpenVINO in an adopted reduced precision
+# when it compiles); the precision: auto = the fastest one
 # the CPU has among those the quality benches adopted (fp32: bf16 did not keep quality).
 MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
 MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16"))

@@ -10,6 +10,8 @@ os.environ["MUSES_Q_SYNC"] = "1"
 os.environ.setdefault("MUSES_API_OPEN", "0")
 # fp32 on every CPU: the same vectors whatever the machine has (bf16 only where benched).
 os.environ.setdefault("MUSES_PRECISION", "fp32")
+# The suite runs on OpenVINO; CI's second pass sets MUSES_INFERENCE=tensorflow.
+os.environ.setdefault("MUSES_INFERENCE", "openvino")
 
 from muses.settings import *  # noqa: E402,F403
 

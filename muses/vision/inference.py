@@ -4,7 +4,8 @@ for every extraction (bulk, the web batcher, the feature pass of training).
 OpenVINO runs the traced graph with kernels made for the CPU it finds (bf16 on a CPU with
 AVX-512 BF16 or AMX); TensorFlow stays for training and is the fallback where OpenVINO is
 not installed or cannot compile the network. ``MUSES_INFERENCE`` picks the engine (auto:
-OpenVINO when it imports and compiles, which the benches show is the faster one on a CPU)
+the one measured faster in the chosen precision: TensorFlow in fp32, OpenVINO in an
+adopted reduced precision when it imports and compiles)
 and ``MUSES_PRECISION`` the arithmetic (auto: the fastest adopted precision the CPU has,
 fp32 today: bf16 is faster but did not keep quality).
 
@@ -300,6 +301,10 @@ def engine_build(
                 f"MUSES_PRECISION={precision} needs OpenVINO; TensorFlow runs fp32 only."
             )
         return _announce(TensorFlowEngine(graph), name, "MUSES_INFERENCE")
+    if choice == AUTO and precision in (AUTO, "fp32") and ADOPTED_PRECISIONS == {"fp32"}:
+        # In fp32, OpenVINO was no faster than TensorFlow in bulk extraction on a 2-core
+        # CPU (BENCHMARKS.md, 2026-12-01); its lead is bf16, which is not adopted.
+        return _announce(TensorFlowEngine(graph), name, "fp32: the faster engine measured")
     try:
         engine = OpenVinoEngine(
             graph,
@@ -313,7 +318,7 @@ def engine_build(
         if choice == "openvino" or precision not in (AUTO, "fp32"):
             raise EngineUnavailable(f"OpenVINO cannot run {name}: {exc}") from exc
         return _announce(TensorFlowEngine(graph), name, f"OpenVINO unavailable: {exc}")
-    reason = "MUSES_INFERENCE" if choice == "openvino" else "the faster engine on a CPU"
+    reason = "MUSES_INFERENCE" if choice == "openvino" else "the faster engine in this precision"
     return _announce(engine, name, reason)
 
 

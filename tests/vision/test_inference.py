@@ -33,11 +33,22 @@ def test_openvino_fp32_gives_the_features_tensorflow_gives(tiny_backbone, settin
     np.testing.assert_allclose(ov_features, tf_features, rtol=1e-5, atol=1e-6)
 
 
-def test_auto_chooses_openvino_and_says_so_at_start_up(tiny_backbone, settings, caplog):
+def test_auto_in_fp32_chooses_tensorflow_and_says_so_at_start_up(tiny_backbone, settings, caplog):
     with caplog.at_level(logging.INFO, logger="muses.vision.inference"):
         use_engine(tiny_backbone, settings, "auto").extract(pixels(1))
-    assert tiny_backbone.numerics == ("openvino", "fp32")
-    assert "inference: openvino fp32 for tiny" in caplog.text
+    assert tiny_backbone.numerics == ("tensorflow", "fp32")
+    assert "inference: tensorflow fp32 for tiny (fp32: the faster engine measured)" in caplog.text
+
+
+def test_auto_with_an_adopted_reduced_precision_chooses_openvino(
+    tiny_backbone, settings, monkeypatch, caplog
+):
+    monkeypatch.setattr(inference, "ADOPTED_PRECISIONS", frozenset({"fp32", "bf16"}))
+    monkeypatch.setattr(inference, "cpu_has_bf16", lambda: True)
+    with caplog.at_level(logging.INFO, logger="muses.vision.inference"):
+        use_engine(tiny_backbone, settings, "auto", "auto").extract(pixels(1))
+    assert tiny_backbone.numerics == ("openvino", "bf16")
+    assert "inference: openvino bf16 for tiny" in caplog.text
 
 
 def test_auto_falls_back_to_tensorflow_when_openvino_cannot_run(
@@ -46,9 +57,10 @@ def test_auto_falls_back_to_tensorflow_when_openvino_cannot_run(
     def missing():
         raise EngineUnavailable("OpenVINO is not installed (No module named 'openvino')")
 
+    monkeypatch.setattr(inference, "ADOPTED_PRECISIONS", frozenset({"fp32", "bf16"}))
     monkeypatch.setattr(inference, "openvino_core", missing)
     with caplog.at_level(logging.INFO, logger="muses.vision.inference"):
-        features = use_engine(tiny_backbone, settings, "auto").extract(pixels(2))
+        features = use_engine(tiny_backbone, settings, "auto", "auto").extract(pixels(2))
     assert tiny_backbone.numerics == ("tensorflow", "fp32")
     assert features.shape == (2, 8)
     assert "tensorflow fp32 for tiny (OpenVINO unavailable: OpenVINO is not installed" in (
