@@ -60,14 +60,8 @@ logger = logging.getLogger(__name__)
 
 FORBIDDEN_TAG_CHARACTERS = "/,"
 MAX_BATCH_IMAGES = 100_000
-MAX_RESULTS = 1000
 # A running job older than the queue's timeout plus this margin lost its worker.
 STALE_MARGIN_S = 120
-# A queue worker stamps its running job's heartbeat this often; a stamp older than
-# HEARTBEAT_STALE_S means the worker is gone (SIGKILL, out of memory) long before the
-# queue's timeout says so. Overridable in settings (MUSES_JOB_HEARTBEAT_S, ..._STALE_S).
-HEARTBEAT_S = 5.0
-HEARTBEAT_STALE_S = 30.0
 # How long a worker waits for a job row it cannot see yet.
 JOB_ROW_WAIT_S = 10.0
 CSV_CHUNK_ROWS = 10_000
@@ -548,7 +542,7 @@ def _job_fail_if_unserved(job):
 def _job_is_stale(job) -> bool:
     if job.started is not None and job.started <= _stale_before():
         return True
-    stale_s = float(getattr(settings, "MUSES_JOB_HEARTBEAT_STALE_S", HEARTBEAT_STALE_S))
+    stale_s = settings.MUSES_JOB_HEARTBEAT_STALE_S
     return job.heartbeat is not None and job.heartbeat <= timezone.now() - timedelta(
         seconds=stale_s
     )
@@ -561,14 +555,14 @@ def _stale_before():
 
 @contextmanager
 def job_heartbeat(*, model, pk: int):
-    """In a queue worker, a thread stamps the running job's heartbeat every HEARTBEAT_S
-    seconds until the block ends, so a status read can tell a slow job from one whose
-    worker died. In sync mode the job runs inside the request and nothing is stamped: only
-    the queue's timeout applies."""
+    """In a queue worker, a thread stamps the running job's heartbeat every
+    MUSES_JOB_HEARTBEAT_S seconds until the block ends, so a status read can tell a slow
+    job from one whose worker died. In sync mode the job runs inside the request and
+    nothing is stamped: only the queue's timeout applies."""
     if settings.Q_CLUSTER.get("sync"):
         yield
         return
-    interval = float(getattr(settings, "MUSES_JOB_HEARTBEAT_S", HEARTBEAT_S))
+    interval = settings.MUSES_JOB_HEARTBEAT_S
     stop = threading.Event()
 
     def beat() -> None:

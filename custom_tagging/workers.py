@@ -24,7 +24,6 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 QUEUE_WARN_S = 5.0
-QUEUE_STALE_S = 60.0  # overridable: settings.MUSES_JOB_QUEUE_STALE_S
 STAMP_EVERY_S = 5.0
 STAMP_TTL_S = 20
 # A worker that finished a task this recently counts as busy: it is about to take the next
@@ -90,7 +89,7 @@ def job_waiting_problem(job) -> str:
 def job_is_unserved(job) -> str:
     """The reason to report a queued job failed: waiting past MUSES_JOB_QUEUE_STALE_S while
     no worker is busy, i.e. none will take it ('' otherwise)."""
-    stale_s = float(getattr(settings, "MUSES_JOB_QUEUE_STALE_S", QUEUE_STALE_S))
+    stale_s = settings.MUSES_JOB_QUEUE_STALE_S
     if job.state != "queued" or jobs_run_in_process() or job.created > _ago(stale_s):
         return ""
     problem = queue_health().problem

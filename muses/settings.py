@@ -241,6 +241,10 @@ CACHES = {
 }
 # A queued job no worker takes for this long is reported failed.
 MUSES_JOB_QUEUE_STALE_S = env_float("MUSES_JOB_QUEUE_STALE_S", 60.0)
+# A running job's worker stamps its heartbeat this often; a stamp older than the stale time
+# means the worker is gone (SIGKILL, out of memory) long before the queue's timeout says so.
+MUSES_JOB_HEARTBEAT_S = env_float("MUSES_JOB_HEARTBEAT_S", 5.0)
+MUSES_JOB_HEARTBEAT_STALE_S = env_float("MUSES_JOB_HEARTBEAT_STALE_S", 30.0)
 
 # --- production hardening (all from the environment) -------------------------
 SESSION_COOKIE_SECURE = env_bool("MUSES_SECURE_COOKIES", False)

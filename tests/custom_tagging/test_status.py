@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from custom_tagging import services, tasks
@@ -99,7 +100,7 @@ def test_a_running_job_whose_worker_heartbeat_stopped_is_reported_as_an_error(ap
         tag_name="red",
         state="running",
         started=now - timedelta(minutes=5),
-        heartbeat=now - timedelta(seconds=services.HEARTBEAT_STALE_S + 1),
+        heartbeat=now - timedelta(seconds=django_settings.MUSES_JOB_HEARTBEAT_STALE_S + 1),
     )
     assert api.get(f"/status/{alive.task_id}").json()["state"] == "running"
     body = api.get(f"/status/{dead.task_id}").json()
