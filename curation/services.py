@@ -335,6 +335,8 @@ def _tag_scores(tag: CustomTag, images) -> list[float | None]:
     if version is None:
         raise errors.TooFewLabels(f"Tag {tag.name!r} is not trained yet: train it to colour by it.")
     found, X = feature_index(settings.MUSES_BACKBONE).vectors_of([i.image_id for i in images])
+    if not found:
+        return [None] * len(images)
     scores = 1.0 / (1.0 + np.exp(-(X @ version.coef_array() + version.intercept)))
     by_id = dict(zip(found, scores))
     return [round(float(by_id[i.image_id]), 4) if i.image_id in by_id else None for i in images]

@@ -43,8 +43,9 @@ class ActiveModels:
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         """(n, d) features -> (n, t) probabilities."""
-        if len(self) == 0:
-            return np.zeros((len(features), 0), np.float32)
+        if len(self) == 0 or len(features) == 0:
+            # No rows (nothing stored yet has no dimension to multiply by): no scores.
+            return np.zeros((len(features), len(self)), np.float32)
         return sigmoid(np.asarray(features, np.float32) @ self.weights + self.intercepts)
 
     def results(self, features: np.ndarray) -> list[dict[str, dict]]:

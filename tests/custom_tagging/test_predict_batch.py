@@ -117,3 +117,18 @@ def test_nested_lists_of_image_ids_are_refused_not_coerced(api, trained_tag):
     response = api.post("/custom/predict_batch", body, format="json")
     assert response.status_code == 400
     assert "'image_id' must be" in response.json()["detail"]
+
+
+def test_a_batch_of_unknown_ids_is_answered_when_no_vector_is_stored_yet(
+    api, trained_tag, settings, tmp_path
+):
+    from muses.vision.index import feature_indexes_close
+    from muses.vision.models import ImageFeature
+
+    trained_tag("red")  # a trained tag, as after loading a state without features
+    ImageFeature.objects.all().delete()
+    settings.MUSES_INDEX_DIR = tmp_path / "empty-index"
+    feature_indexes_close()
+    response = api.get("/custom/predict_batch?image_id=nobody&tags=red")
+    assert response.status_code == 200, response.content
+    assert response.json()["unknown_image_ids"] == ["nobody"]
