@@ -460,23 +460,30 @@ def index_tombstone_feature(*, backbone: str, feature_pk: int) -> None:
 # --- rebuild, check, compact ----------------------------------------------------------
 
 
-def _database_batches(backbone: str, progress=None) -> Iterator[tuple]:
-    """(feature pks, image pks, vectors) of every row, in id order, BUILD_BATCH at a time
-    (keyset pagination: the cost of a batch does not grow with its position)."""
+def _keyset_batches(backbone: str, fields: tuple[str, ...], size: int, progress=None):
+    """Rows of the space as value tuples (``id`` first), in id order, ``size`` at a time:
+    keyset pagination, so the cost of a batch does not grow with its position."""
     last = 0
     while True:
         batch = list(
             space_features(backbone)
             .filter(id__gt=last)
             .order_by("id")
-            .values_list("id", "image_id", "vector", "dtype")[:BUILD_BATCH]
+            .values_list("id", *fields)[:size]
         )
         if not batch:
             return
         last = batch[-1][0]
-        vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, v, d in batch])
         if progress is not None:
             progress(len(batch))
+        yield batch
+
+
+def _database_batches(backbone: str, progress=None) -> Iterator[tuple]:
+    """(feature pks, image pks, vectors) of every row, BUILD_BATCH at a time."""
+    fields = ("image_id", "vector", "dtype")
+    for batch in _keyset_batches(backbone, fields, BUILD_BATCH, progress):
+        vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, v, d in batch])
         yield (
             np.array([r[0] for r in batch], np.int64),
             np.array([r[1] for r in batch], np.int64),
@@ -561,21 +568,9 @@ def index_check(*, backbone: str, progress=None) -> IndexReport:
 
 def _database_refs(backbone: str, progress=None) -> tuple[np.ndarray, np.ndarray]:
     features, images = [], []
-    last = 0
-    while True:
-        batch = list(
-            space_features(backbone)
-            .filter(id__gt=last)
-            .order_by("id")
-            .values_list("id", "image_id")[: BUILD_BATCH * 10]
-        )
-        if not batch:
-            break
-        last = batch[-1][0]
+    for batch in _keyset_batches(backbone, ("image_id",), BUILD_BATCH * 10, progress):
         features += [r[0] for r in batch]
         images += [r[1] for r in batch]
-        if progress is not None:
-            progress(len(batch))
     return np.array(features, np.int64), np.array(images, np.int64)
 
 
