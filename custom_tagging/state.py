@@ -34,9 +34,14 @@ from custom_tagging.services import backbone_get, tag_name_validate
 from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
 from muses.vision.index import feature_index
-from muses.vision.inference import FP32_FAMILY, configured_family, family_numerics
+from muses.vision.inference import (
+    FP32_FAMILY,
+    configured_family,
+    family_filter,
+    family_numerics,
+)
 from muses.vision.models import ImageFeature
-from muses.vision.store import feature_row, index_append_stored
+from muses.vision.store import compatible_features, feature_row, index_append_stored
 
 FORMAT = "muses-custom-tagging-state"
 FORMAT_VERSION = 1
@@ -514,25 +519,44 @@ def _apply_model(tag: CustomTag, plan: TagPlan) -> TagVersion:
 
 
 def _apply_features(plan: StatePlan, image_pks: dict[str, int]) -> int:
-    """Store vectors for images that exist here and have none yet."""
+    """Store vectors for images that exist here and have none of this family yet; a row of
+    another family in the image's slot is replaced (never mixed). An image listed twice
+    keeps its first vector, in the database and the index alike."""
     backbone = backbone_get()
-    pks = [image_pks.get(i) for i in plan.feature_ids]
-    have = set(
-        ImageFeature.objects.filter(
-            backbone=backbone.name, image_id__in=[p for p in pks if p]
-        ).values_list("image_id", flat=True)
-    )
-    numerics = family_numerics(configured_family())  # computed elsewhere, same family
+    wanted: dict[int, np.ndarray] = {}
+    for image_id, vector in zip(plan.feature_ids, plan.features):
+        pk = image_pks.get(image_id)
+        if pk is not None:
+            wanted.setdefault(pk, vector)
+    have = _with_compatible_features(backbone.name, list(wanted))
+    numerics = family_numerics(configured_family())  # _check_backbone: the state's family
     rows = [
         feature_row(Image(pk=pk), backbone, vector, numerics)
-        for pk, vector in zip(pks, plan.features)
-        if pk is not None and pk not in have
+        for pk, vector in wanted.items()
+        if pk not in have
     ]
+    if not rows:
+        return 0
+    missing = [row.image_id for row in rows]
+    for start in range(0, len(missing), LOOKUP_CHUNK):
+        ImageFeature.objects.filter(
+            backbone=backbone.name, image_id__in=missing[start : start + LOOKUP_CHUNK]
+        ).exclude(family_filter(configured_family())).delete()
     ImageFeature.objects.bulk_create(rows, batch_size=LOOKUP_CHUNK, ignore_conflicts=True)
-    if rows:
-        index_append_stored(
-            backbone_name=backbone.name,
-            image_pks=[row.image_id for row in rows],
-            vectors=np.stack([row.as_array() for row in rows]),
-        )
-    return len(rows)
+    index_append_stored(
+        backbone_name=backbone.name,
+        image_pks=missing,
+        vectors=np.stack([row.as_array() for row in rows]),
+    )
+    # Counted from the database, not from the rows built: ignore_conflicts skips silently.
+    return len(_with_compatible_features(backbone.name, missing))
+
+
+def _with_compatible_features(backbone_name: str, image_pks: list[int]) -> set[int]:
+    """Those of the images that hold a vector this installation may mix with its own."""
+    found: set[int] = set()
+    for start in range(0, len(image_pks), LOOKUP_CHUNK):
+        chunk = image_pks[start : start + LOOKUP_CHUNK]
+        rows = compatible_features(backbone_name).filter(image_id__in=chunk)
+        found.update(rows.values_list("image_id", flat=True))
+    return found

@@ -288,3 +288,43 @@ def test_it_needs_the_data_field(api):
 
 def test_it_needs_a_token(anonymous, exported):
     assert anonymous.post("/set_state", as_upload(exported), format="multipart").status_code == 401
+
+
+def test_an_image_listed_twice_keeps_its_first_vector_in_the_database_and_the_index(
+    api, trained_tag
+):
+    from muses.vision.index import feature_index
+    from muses.vision.models import ImageFeature
+
+    trained_tag("red")
+    files = files_of(api.get("/get_state?include_features=1").content)
+    ids = json.loads(files["features/image_ids.json"])
+    vectors = np.load(io.BytesIO(files["features/vectors.npy"]))
+    doubled = np.concatenate([vectors[:1], vectors[:1] + 1.0])
+    buffer = io.BytesIO()
+    np.save(buffer, doubled.astype(vectors.dtype))
+    files["features/image_ids.json"] = json.dumps([ids[0], ids[0]]).encode()
+    files["features/vectors.npy"] = buffer.getvalue()
+    ImageFeature.objects.all().delete()
+    body = api.post("/set_state", as_upload(build_tar(resigned(files))), format="multipart")
+    assert body.status_code == 200, body.content
+    assert body.json()["features"] == 1
+    stored = ImageFeature.objects.get(image__image_id=ids[0]).as_array()
+    _, indexed = feature_index().vectors_of([ids[0]])
+    np.testing.assert_allclose(stored, vectors[0], rtol=1e-6)
+    np.testing.assert_allclose(indexed[0], vectors[0], rtol=1e-3, atol=1e-3)
+
+
+def test_a_vector_of_another_numerics_family_is_replaced_by_the_states_own(api, trained_tag):
+    from muses.vision.models import ImageFeature
+
+    trained_tag("red")
+    content = api.get("/get_state?include_features=1").content
+    first = ImageFeature.objects.order_by("image__image_id").first()
+    image_id = first.image.image_id
+    ImageFeature.objects.exclude(pk=first.pk).delete()
+    ImageFeature.objects.filter(pk=first.pk).update(engine="openvino", precision="bf16")
+    body = api.post("/set_state", as_upload(content), format="multipart").json()
+    assert body["features"] == 12
+    row = ImageFeature.objects.get(image__image_id=image_id)
+    assert row.precision == "fp32" and ImageFeature.objects.count() == 12
