@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "muses.middleware.RejectNulBytesMiddleware",
@@ -98,6 +99,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", MUSES_VAR_DIR / "static")
+# WhiteNoise serves the apps' static files as found (no collectstatic step for `make demo`)
+# and STATIC_ROOT when collectstatic has filled it.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at start-up without it
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", MUSES_VAR_DIR / "media")
 # MUSES_STORAGE=s3 puts media in an S3-compatible bucket (AWS_STORAGE_BUCKET_NAME, ...).

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.staticfiles.views import serve as serve_static
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.defaults import page_not_found
@@ -31,7 +30,4 @@ urlpatterns = [
     # Media need the API's token too; in production nginx sends the bytes after Django says
     # yes (MUSES_MEDIA_ACCEL_REDIRECT), or the media live on S3 behind signed URLs.
     re_path(r"^media/(?P<path>.*)$", MediaFileView.as_view(), name="media"),
-    # Static files too (the admin's, the API docs'), found in the apps without
-    # collectstatic, whatever DEBUG says; a proxy in front serves STATIC_ROOT instead.
-    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]
