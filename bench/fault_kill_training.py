@@ -45,14 +45,14 @@ TAG = "sculpture"
 DETECT_LIMIT_S = 90
 
 LABEL = """
-from custom_tagging import services
+from custom_tagging.services.tags import assignments_set_many, tag_get_or_create
 from muses.collection.models import Image
-tag = services.tag_get_or_create(name={tag!r})
+tag = tag_get_or_create(name={tag!r})
 images = Image.objects.all() if {everything} else Image.objects.filter(features__isnull=False)
 positive = images.filter(item__object_type__iexact="Sculpture").distinct()
 negative = images.exclude(pk__in=positive).distinct()
-print(services.assignments_set_many(tag=tag, images=positive, label="positive"),
-      services.assignments_set_many(tag=tag, images=negative, label="negative"))
+print(assignments_set_many(tag=tag, images=positive, label="positive"),
+      assignments_set_many(tag=tag, images=negative, label="negative"))
 """
 TABLES = """
 from custom_tagging.models import TrainingJob

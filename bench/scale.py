@@ -262,8 +262,9 @@ def _memory() -> dict:
 
 def probe() -> dict:
     """Run in a fresh process: every request-path figure."""
-    from custom_tagging import services
     from custom_tagging.models import CustomTag
+    from custom_tagging.services.predictions import image_similar, predict_batch, tag_suggest
+    from custom_tagging.services.training import tag_train, training_data
     from muses.collection.models import Image
     from muses.vision.index import feature_index
 
@@ -274,27 +275,27 @@ def probe() -> dict:
     figures = {"open_s": time.perf_counter() - start}
     tag = CustomTag.objects.get(name="scale-0")
     start = time.perf_counter()
-    services.tag_train(tag=tag)
+    tag_train(tag=tag)
     figures["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    services.training_data(tag=tag)
+    training_data(tag=tag)
     figures["train_read_s"] = time.perf_counter() - start
     tags = [f"scale-{t}" for t in range(TAGS)]
     count = index.live_count()
     rng = np.random.default_rng(5)
     ids = [f"{PREFIX}{n:07d}" for n in rng.choice(count, 20, replace=False).tolist()]
-    services.predict_batch(image_ids=ids, tag_names=tags)
+    predict_batch(image_ids=ids, tag_names=tags)
     figures["predict_warm_ms"] = (
-        1000 * _timed(lambda: services.predict_batch(image_ids=ids, tag_names=tags), 20)[0]
+        1000 * _timed(lambda: predict_batch(image_ids=ids, tag_names=tags), 20)[0]
     )
     new_ids = _add_rows(100)
     start = time.perf_counter()
-    answer = services.predict_batch(image_ids=new_ids[:10] + ids[:10], tag_names=tags)
+    answer = predict_batch(image_ids=new_ids[:10] + ids[:10], tag_names=tags)
     figures["predict_after_new_ms"] = 1000 * (time.perf_counter() - start)
     assert len(answer.image_ids) == 20, answer.unknown_image_ids
     query = Image.objects.get(image_id=ids[0])
-    figures["similar_ms"] = 1000 * _timed(lambda: services.image_similar(image=query, n=10), 5)[0]
-    figures["suggest_ms"] = 1000 * _timed(lambda: services.tag_suggest(tag=tag, n=20), 5)[0]
+    figures["similar_ms"] = 1000 * _timed(lambda: image_similar(image=query, n=10), 5)[0]
+    figures["suggest_ms"] = 1000 * _timed(lambda: tag_suggest(tag=tag, n=20), 5)[0]
     figures["similar_recall"] = _similar_recall(index, rng)
     figures["library_s"] = _library_job(tags)
     Image.objects.filter(image_id__in=new_ids).delete()  # back to N rows (tombstones)
@@ -345,12 +346,12 @@ def _add_rows(n: int) -> list[str]:
 
 
 def _library_job(tags: list[str]) -> float:
-    from custom_tagging import services
     from custom_tagging.models import PredictionJob
+    from custom_tagging.services.library import library_prediction_run
 
     job = PredictionJob.objects.create(tag_names=tags)
     start = time.perf_counter()
-    job = services.library_prediction_run(job_pk=job.pk)
+    job = library_prediction_run(job_pk=job.pk)
     elapsed = time.perf_counter() - start
     assert job.state == "success", job.error
     job.result.storage.delete(job.result.name)

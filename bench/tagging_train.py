@@ -32,9 +32,10 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from custom_tagging import services  # noqa: E402
 from custom_tagging.learning import TagClassifier  # noqa: E402
 from custom_tagging.models import Assignment, CustomTag, TagVersion  # noqa: E402
+from custom_tagging.services.predictions import predict_batch  # noqa: E402
+from custom_tagging.services.training import tag_train, training_data  # noqa: E402
 from muses.collection.models import Image  # noqa: E402
 from muses.vision.index import feature_index, index_rebuild  # noqa: E402
 from muses.vision.models import ImageFeature  # noqa: E402
@@ -116,7 +117,7 @@ def bench_training(repeats: int) -> None:
     index_rebuild(backbone=settings.MUSES_BACKBONE)  # the rows were bulk-inserted
     feature_index(settings.MUSES_BACKBONE).file()
     print(f"  feature index build + open: {time.perf_counter() - start:.3f} s")
-    X, y, _ = services.training_data(tag=tag)
+    X, y, _ = training_data(tag=tag)
     median, best, model = timed(lambda: TagClassifier().fit(X, y), repeats)
     m = model.metrics_
     print(
@@ -124,7 +125,7 @@ def bench_training(repeats: int) -> None:
         f"best {best:.3f} s  [OOF P {m['precision']} R {m['recall']} F1 {m['f1']} "
         f"AP {m['average_precision']}]"
     )
-    median, best, _ = timed(lambda: services.tag_train(tag=tag), repeats)
+    median, best, _ = timed(lambda: tag_train(tag=tag), repeats)
     print(
         f"  tag_train service (labels + features + fit + new version): "
         f"median {median:.3f} s, best {best:.3f} s"
@@ -190,9 +191,9 @@ def bench_predict_batch(image_ids: list[str], tag_names: list[str], repeats: int
         f"median {median * 1000:.0f} ms, best {best * 1000:.0f} ms "
         f"({len(response.content) / 1e6:.1f} MB JSON)   target <= 200 ms"
     )
-    batch = services.predict_batch(image_ids=image_ids, tag_names=tag_names)
+    batch = predict_batch(image_ids=image_ids, tag_names=tag_names)
     median, best, _ = timed(
-        lambda: services.predict_batch(image_ids=image_ids, tag_names=tag_names), repeats
+        lambda: predict_batch(image_ids=image_ids, tag_names=tag_names), repeats
     )
     print(f"    of which lookup + scoring (predict_batch service): median {median * 1000:.0f} ms")
     matrix = feature_index(settings.MUSES_BACKBONE).file().matrix().astype(np.float32)

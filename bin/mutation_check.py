@@ -106,7 +106,7 @@ MUTANTS = [
     ),
     Mutant(
         "learned threshold replaced by 0.5 (library CSV)",
-        "custom_tagging/services.py",
+        "custom_tagging/services/library.py",
         'flags = np.where(quantized >= cutoffs, "1", "0")',
         'flags = np.where(quantized >= 5000, "1", "0")',
         THRESHOLD_TESTS,
@@ -149,14 +149,14 @@ MUTANTS = [
     ),
     Mutant(
         "a job whose worker died is never reported",
-        "custom_tagging/services.py",
+        "custom_tagging/services/jobs.py",
         "if job.state != JobState.RUNNING or not _job_is_stale(job):",
         "if True:",
         JOB_TESTS,
     ),
     Mutant(
         "the worker never stamps the heartbeat",
-        "custom_tagging/services.py",
+        "custom_tagging/services/jobs.py",
         "heartbeat=timezone.now()",
         "state=JobState.RUNNING",
         ("tests/custom_tagging/test_redis_queue.py",),

@@ -6,8 +6,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from curation import services
-from custom_tagging import services as tagging
 from custom_tagging.api_base import COMMON_ERRORS, BaseApi, bool_param, error, int_param
+from custom_tagging.services.tags import tag_get
 from muses.collection.models import Image
 
 MAX_PAGE = 1000
@@ -90,7 +90,7 @@ class TagLabelIssuesApi(BaseApi):
         responses={200: LabelIssuePageSerializer, **ISSUE_ERRORS},
     )
     def get(self, request, tag: str):
-        report = services.tag_label_issues(tag=tagging.tag_get(name=tag))
+        report = services.tag_label_issues(tag=tag_get(name=tag))
         return issue_page(request, report)
 
 

@@ -20,8 +20,13 @@ from django_q.tasks import async_task
 from curation import exceptions as errors
 from curation import label_issues, layout
 from curation.models import MapPoint
-from custom_tagging import services as tagging
 from custom_tagging.models import Assignment, CustomTag
+from custom_tagging.services.tags import (
+    assignment_delete,
+    assignment_set,
+    assignments_set_many,
+    tag_get_or_create,
+)
 from exporters.naive.muses_exporter_plugin import CURATOR_FIELD, candidate_images, label_image
 from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
 from muses.collection.models import Image
@@ -233,14 +238,14 @@ def tag_label_fix(*, tag: CustomTag, image: Image, action: str, user=None) -> As
     if assignment is None:
         raise errors.InvalidFix(f"Image {image.image_id!r} is not assigned to {tag.name!r}.")
     if action == "remove":
-        tagging.assignment_delete(tag=tag, image=image)
+        assignment_delete(tag=tag, image=image)
         return None
     flipped = (
         Assignment.Label.NEGATIVE
         if assignment.label == Assignment.Label.POSITIVE
         else Assignment.Label.POSITIVE
     )
-    return tagging.assignment_set(image=image, tag_name=tag.name, label=flipped, user=user)
+    return assignment_set(image=image, tag_name=tag.name, label=flipped, user=user)
 
 
 # --- the map of the collection ----------------------------------------------------------
@@ -359,5 +364,5 @@ def map_selection_apply(
         if class_name and class_name not in definitions.classes:
             raise errors.InvalidFix(f"{class_name[:100]!r} is not a class of the naive classifier.")
         return naive.images_set_curator_class(images=images, class_name=class_name)
-    tag = tagging.tag_get_or_create(name=tag_name)
-    return tagging.assignments_set_many(tag=tag, images=images, label=action, user=user)
+    tag = tag_get_or_create(name=tag_name)
+    return assignments_set_many(tag=tag, images=images, label=action, user=user)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from custom_tagging import exceptions as errors
-from custom_tagging import services, workers
+from custom_tagging import workers
 from custom_tagging.models import (
     TAG_NAME_MAX_LENGTH,
     Assignment,
@@ -31,6 +31,20 @@ from custom_tagging.models import (
     TrainingJob,
 )
 from custom_tagging.reports import pr_curve_cached
+from custom_tagging.services.images import image_get
+from custom_tagging.services.jobs import job_cancel, job_expire_if_stale
+from custom_tagging.services.predictions import image_predictions, tag_suggest
+from custom_tagging.services.tags import (
+    assignment_set,
+    assignments_remove_many,
+    assignments_set_many,
+    tag_counts,
+    tag_get_or_create,
+    tag_name_validate,
+    tag_reset,
+)
+from custom_tagging.services.training import tag_train_enqueue
+from custom_tagging.services.versions import version_activate
 from muses.admin_site import action_form, action_form_page, image_admin_extend
 from muses.collection.models import Image
 from muses.vision.models import ImageFeature
@@ -65,7 +79,7 @@ class TagChoiceForm(forms.Form):
         if not name:
             return ""
         try:
-            return services.tag_name_validate(name)
+            return tag_name_validate(name)
         except errors.InvalidTagName as exc:
             raise forms.ValidationError(str(exc.detail))
 
@@ -80,7 +94,7 @@ class TagChoiceForm(forms.Form):
     def chosen_tag(self) -> CustomTag:
         if self.cleaned_data.get("tag"):
             return self.cleaned_data["tag"]
-        return services.tag_get_or_create(name=self.cleaned_data["new_tag"])
+        return tag_get_or_create(name=self.cleaned_data["new_tag"])
 
 
 def _label_selection(modeladmin, request, queryset, label: str):
@@ -97,7 +111,7 @@ def _label_selection(modeladmin, request, queryset, label: str):
             "images already assigned to it switch label.",
         )
     tag = form.chosen_tag()
-    count = services.assignments_set_many(tag=tag, images=queryset, label=label, user=request.user)
+    count = assignments_set_many(tag=tag, images=queryset, label=label, user=request.user)
     modeladmin.message_user(
         request, f"{count} images marked {label} for “{tag.name}”.", messages.SUCCESS
     )
@@ -128,7 +142,7 @@ def remove_from_tag(modeladmin, request, queryset):
             intro="The selected images stop being examples (positive or negative) of the tag.",
         )
     tag = form.chosen_tag()
-    count = services.assignments_remove_many(tag=tag, images=queryset)
+    count = assignments_remove_many(tag=tag, images=queryset)
     modeladmin.message_user(request, f"{count} images removed from “{tag.name}”.", messages.SUCCESS)
     return None
 
@@ -189,7 +203,7 @@ def image_tag_rows(image: Image) -> tuple[list[dict], str]:
     has_features = ImageFeature.objects.filter(
         image=image, backbone=settings.MUSES_BACKBONE
     ).exists()
-    scores = services.image_predictions(image=image) if has_features else {}
+    scores = image_predictions(image=image) if has_features else {}
     note = "" if has_features else "No stored features yet: run muses_extract_features."
     names = CustomTag.objects.order_by("name").values_list("name", flat=True)
     return [{"tag": n, "label": labels.get(n, ""), **scores.get(n, {})} for n in names], note
@@ -250,7 +264,7 @@ def _version(number, threshold) -> str:
 def tag_suggestions(tag: CustomTag, n: int = SUGGESTIONS) -> tuple[list[dict], str]:
     """[{image, score}] the active version is least sure of, or why there are none."""
     try:
-        picked = services.tag_suggest(tag=tag, n=n)
+        picked = tag_suggest(tag=tag, n=n)
     except APIException as exc:
         return [], str(exc.detail)
     images = Image.objects.select_related("item").in_bulk(
@@ -261,12 +275,12 @@ def tag_suggestions(tag: CustomTag, n: int = SUGGESTIONS) -> tuple[list[dict], s
 
 
 def tag_review(tag: CustomTag) -> dict:
-    jobs = [services.job_expire_if_stale(job) for job in tag.jobs.all()[:RECENT_JOBS]]
+    jobs = [job_expire_if_stale(job) for job in tag.jobs.all()[:RECENT_JOBS]]
     suggestions, suggestions_note = tag_suggestions(tag)
     active = tag.active_version()
     return {
         "tag": tag,
-        "counts": services.tag_counts(tag=tag),
+        "counts": tag_counts(tag=tag),
         "versions": list(tag.versions.defer("coef")),
         "active_version": active,
         "jobs": jobs,
@@ -283,7 +297,7 @@ class CustomTagForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         try:
-            return services.tag_name_validate(self.cleaned_data["name"])
+            return tag_name_validate(self.cleaned_data["name"])
         except errors.InvalidTagName as exc:
             raise forms.ValidationError(str(exc.detail))
 
@@ -375,11 +389,11 @@ class CustomTagAdmin(admin.ModelAdmin):
 
     # Deleting a tag is resetting it: its unfinished trainings are cancelled, not orphaned.
     def delete_model(self, request, obj):
-        services.tag_reset(tag=obj)
+        tag_reset(tag=obj)
 
     def delete_queryset(self, request, queryset):
         for tag in queryset:
-            services.tag_reset(tag=tag)
+            tag_reset(tag=tag)
 
     # --- the review page and its buttons -------------------------------------------
 
@@ -440,7 +454,7 @@ class CustomTagAdmin(admin.ModelAdmin):
         tag = self._tag_for_change(request, object_id)
         self._call(
             request,
-            lambda: services.tag_train_enqueue(tag=tag, user=request.user),
+            lambda: tag_train_enqueue(tag=tag, user=request.user),
             "Training queued (task {result.task_id}).",
         )
         return self._back(tag, "#training")
@@ -449,7 +463,7 @@ class CustomTagAdmin(admin.ModelAdmin):
         tag = self._tag_for_change(request, object_id)
         self._call(
             request,
-            lambda: services.version_activate(tag=tag, number=number),
+            lambda: version_activate(tag=tag, number=number),
             "Version {result.number} is active now.",
         )
         return self._back(tag, "#versions")
@@ -460,7 +474,7 @@ class CustomTagAdmin(admin.ModelAdmin):
             raise Http404("No such training job of this tag.")
         self._call(
             request,
-            lambda: services.job_cancel(task_id=task_id),
+            lambda: job_cancel(task_id=task_id),
             "Job {result.task_id} is {result.state}.",
         )
         return self._back(tag, "#training")
@@ -469,8 +483,8 @@ class CustomTagAdmin(admin.ModelAdmin):
         """One-click labelling of a suggestion; JSON for the page's script, else a redirect."""
         tag = self._tag_for_change(request, object_id)
         try:
-            image = services.image_get(image_id=request.POST.get("image_id", ""))
-            assignment = services.assignment_set(
+            image = image_get(image_id=request.POST.get("image_id", ""))
+            assignment = assignment_set(
                 image=image,
                 tag_name=tag.name,
                 label=request.POST.get("label", ""),
@@ -515,7 +529,7 @@ def cancel_jobs(modeladmin, request, queryset):
     cancelled = 0
     for job in queryset:
         try:
-            services.job_cancel(task_id=job.task_id)
+            job_cancel(task_id=job.task_id)
             cancelled += 1
         except APIException:
             pass

@@ -202,7 +202,7 @@ COMMON_ERRORS = {
 def image_add_from_request(request):
     """The upload of `POST /system/database/image/add` and `POST /api/images`: field
     `data`, optional `image_id` in the query or the form."""
-    from custom_tagging import services
+    from custom_tagging.services.images import image_add
 
     data, name = uploaded_file(request)
     image_id = request.query_params.get("image_id")
@@ -210,4 +210,4 @@ def image_add_from_request(request):
         image_id = request.data.get("image_id")
     if image_id == "":  # an unset variable in the client, most likely: say so
         raise errors.InvalidImageId("image_id is empty: leave it out to have one generated.")
-    return services.image_add(data=data, name=name, image_id=image_id)
+    return image_add(data=data, name=name, image_id=image_id)

@@ -13,7 +13,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from custom_tagging import services
 from custom_tagging.api_base import (
     COMMON_ERRORS,
     STATE_UPLOAD,
@@ -34,6 +33,26 @@ from custom_tagging.api_base import (
 from custom_tagging.exceptions import InvalidQuery
 from custom_tagging.models import PredictionJob, TrainingJob
 from custom_tagging.scoring import render_batch_json
+from custom_tagging.services.images import image_get
+from custom_tagging.services.jobs import job_get
+from custom_tagging.services.predictions import (
+    image_predictions,
+    image_similar,
+    models_for_tag,
+    predict_batch,
+    tag_suggest,
+    upload_predict_all,
+    upload_predictions,
+)
+from custom_tagging.services.tags import (
+    assignment_set,
+    label_validate,
+    tag_counts,
+    tag_get,
+    tag_name_validate,
+    tag_reset,
+)
+from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.state import state_export, state_import
 from custom_tagging.workers import job_waiting_problem
 
@@ -165,13 +184,13 @@ class AssignApi(StateChangingGetApi):
 
     @extend_schema(operation_id="custom_assign", **doc)
     def get(self, request, image_id: str, sample_type: str, tag: str):
-        services.label_validate(sample_type)
-        services.tag_name_validate(tag)
-        image = services.image_get(image_id=image_id)
-        assignment = services.assignment_set(
+        label_validate(sample_type)
+        tag_name_validate(tag)
+        image = image_get(image_id=image_id)
+        assignment = assignment_set(
             image=image, tag_name=tag, label=sample_type, user=user_of(request)
         )
-        counts = services.tag_counts(tag=assignment.tag)
+        counts = tag_counts(tag=assignment.tag)
         return Response(
             {
                 "image_id": image.image_id,
@@ -215,7 +234,7 @@ class TrainApi(StateChangingGetApi):
 
     @extend_schema(operation_id="custom_train", **doc)
     def get(self, request, tag: str):
-        job = services.tag_train_enqueue(tag=services.tag_get(name=tag), user=user_of(request))
+        job = tag_train_enqueue(tag=tag_get(name=tag), user=user_of(request))
         return Response(
             {
                 "task_id": job.task_id,
@@ -238,7 +257,7 @@ class StatusApi(BaseApi):
         responses={200: JobOutputSerializer, 404: error("No such task."), **COMMON_ERRORS},
     )
     def get(self, request, task_id: str):
-        job = services.job_get(task_id=task_id)
+        job = job_get(task_id=task_id)
         data = JobOutputSerializer(job).data
         if problem := job_waiting_problem(job):
             data["warning"] = f"The job is waiting: {problem}."
@@ -262,7 +281,7 @@ class TagResetApi(StateChangingGetApi):
 
     @extend_schema(operation_id="custom_delete", **doc)
     def get(self, request, tag: str):
-        return Response(services.tag_reset(tag=services.tag_get(name=tag)))
+        return Response(tag_reset(tag=tag_get(name=tag)))
 
     @extend_schema(operation_id="custom_delete_post", **doc)
     def post(self, request, tag: str):
@@ -293,9 +312,9 @@ class PredictUploadTagApi(PredictionUploadApi):
         },
     )
     def post(self, request, tag: str):
-        models = services.models_for_tag(name=tag)  # 404/409 before reading the upload
+        models = models_for_tag(name=tag)  # 404/409 before reading the upload
         data, name = uploaded_file(request)
-        results = services.upload_predictions(data=data, name=name, models=models)
+        results = upload_predictions(data=data, name=name, models=models)
         tag_name = models.tag_names[0]
         return Response({"tag": tag_name, **results[tag_name]})
 
@@ -318,7 +337,7 @@ class PredictUploadCustomApi(PredictionUploadApi):
     )
     def post(self, request):
         data, name = uploaded_file(request)
-        return Response({"custom": services.upload_predictions(data=data, name=name)})
+        return Response({"custom": upload_predictions(data=data, name=name)})
 
 
 class PredictUploadAllApi(PredictionUploadApi):
@@ -346,7 +365,7 @@ class PredictUploadAllApi(PredictionUploadApi):
     )
     def post(self, request):
         data, name = uploaded_file(request)
-        return Response(services.upload_predict_all(data=data, name=name))
+        return Response(upload_predict_all(data=data, name=name))
 
 
 # --- predictions on stored images -----------------------------------------------------
@@ -365,10 +384,8 @@ class PredictImageApi(PredictionApi):
         responses={200: OutputSerializer, 404: error("No such image."), **COMMON_ERRORS},
     )
     def get(self, request, image_id: str):
-        image = services.image_get(image_id=image_id)
-        return Response(
-            {"image_id": image.image_id, "custom": services.image_predictions(image=image)}
-        )
+        image = image_get(image_id=image_id)
+        return Response({"image_id": image.image_id, "custom": image_predictions(image=image)})
 
 
 class PredictImageTagApi(PredictionApi):
@@ -390,10 +407,10 @@ class PredictImageTagApi(PredictionApi):
         },
     )
     def get(self, request, tag: str, image_id: str):
-        models = services.models_for_tag(name=tag)
-        image = services.image_get(image_id=image_id)
+        models = models_for_tag(name=tag)
+        image = image_get(image_id=image_id)
         tag_name = models.tag_names[0]
-        result = services.image_predictions(image=image, models=models)[tag_name]
+        result = image_predictions(image=image, models=models)[tag_name]
         return Response({"tag": tag_name, "image_id": image.image_id, **result})
 
 
@@ -462,7 +479,7 @@ class PredictBatchApi(PredictionApi):
                 "The body must be a JSON object or a form with 'image_id' (and 'tags'), "
                 f"not a JSON {type(params).__name__}."
             )
-        batch = services.predict_batch(
+        batch = predict_batch(
             image_ids=_list_value(params, "image_id"),
             tag_names=_list_value(params, "tags") or None,
         )
@@ -512,10 +529,8 @@ class SuggestApi(PredictionApi):
     )
     def get(self, request, tag: str):
         n = int_param(request, "n", default=20, low=1, high=MAX_SUGGESTIONS)
-        custom_tag = services.tag_get(name=tag)
-        return Response(
-            {"tag": custom_tag.name, "suggestions": services.tag_suggest(tag=custom_tag, n=n)}
-        )
+        custom_tag = tag_get(name=tag)
+        return Response({"tag": custom_tag.name, "suggestions": tag_suggest(tag=custom_tag, n=n)})
 
 
 class SimilarApi(PredictionApi):
@@ -539,10 +554,8 @@ class SimilarApi(PredictionApi):
     )
     def get(self, request, image_id: str):
         n = int_param(request, "n", default=10, low=1, high=MAX_SUGGESTIONS)
-        image = services.image_get(image_id=image_id)
-        return Response(
-            {"image_id": image.image_id, "similar": services.image_similar(image=image, n=n)}
-        )
+        image = image_get(image_id=image_id)
+        return Response({"image_id": image.image_id, "similar": image_similar(image=image, n=n)})
 
 
 # --- state ----------------------------------------------------------------------------

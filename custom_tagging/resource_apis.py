@@ -9,7 +9,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from custom_tagging import selectors, services
+from custom_tagging import exceptions as errors
+from custom_tagging import selectors
 from custom_tagging.api_base import (
     COMMON_ERRORS,
     BaseApi,
@@ -22,6 +23,20 @@ from custom_tagging.api_base import (
 )
 from custom_tagging.apis import JobOutputSerializer
 from custom_tagging.models import Assignment, CustomTag, PredictionJob
+from custom_tagging.services.images import image_get
+from custom_tagging.services.jobs import job_cancel, job_get
+from custom_tagging.services.library import library_prediction_create, prediction_result_open
+from custom_tagging.services.tags import (
+    assignment_delete,
+    assignment_set,
+    label_validate,
+    tag_create,
+    tag_get,
+    tag_reset,
+    tag_update,
+)
+from custom_tagging.services.training import tag_train_enqueue
+from custom_tagging.services.versions import version_activate, version_get
 from muses.collection.models import Image
 
 MAX_PAGE = 1000
@@ -131,7 +146,7 @@ class ImageDetailApi(BaseApi):
         responses={200: OutputSerializer, 404: error("No such image."), **COMMON_ERRORS},
     )
     def get(self, request, image_id: str):
-        return Response(self.OutputSerializer(services.image_get(image_id=image_id)).data)
+        return Response(self.OutputSerializer(image_get(image_id=image_id)).data)
 
 
 # --- tags -----------------------------------------------------------------------------
@@ -183,7 +198,7 @@ class TagListApi(BaseApi):
     )
     def post(self, request):
         data = _valid(TagInputSerializer, request.data)
-        tag = services.tag_create(name=data["name"], target_precision=data.get("target_precision"))
+        tag = tag_create(name=data["name"], target_precision=data.get("target_precision"))
         return Response(tag_body(tag), status=status.HTTP_201_CREATED)
 
 
@@ -206,7 +221,7 @@ class TagDetailApi(BaseApi):
         responses={200: TagSerializer, 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        return Response(tag_body(services.tag_get(name=tag)))
+        return Response(tag_body(tag_get(name=tag)))
 
     @extend_schema(
         operation_id="api_tags_update",
@@ -215,9 +230,9 @@ class TagDetailApi(BaseApi):
         responses={200: TagSerializer, 400: error("Bad value."), 404: error("No such tag.")},
     )
     def patch(self, request, tag: str):
-        custom_tag = services.tag_get(name=tag)
+        custom_tag = tag_get(name=tag)
         data = _valid(self.UpdateSerializer, request.data)
-        updated = services.tag_update(tag=custom_tag, target_precision=data["target_precision"])
+        updated = tag_update(tag=custom_tag, target_precision=data["target_precision"])
         return Response(tag_body(updated))
 
     @extend_schema(
@@ -226,7 +241,7 @@ class TagDetailApi(BaseApi):
         responses={200: dict, 404: error("No such tag."), **COMMON_ERRORS},
     )
     def delete(self, request, tag: str):
-        return Response(services.tag_reset(tag=services.tag_get(name=tag)))
+        return Response(tag_reset(tag=tag_get(name=tag)))
 
 
 # --- assignments ----------------------------------------------------------------------
@@ -261,7 +276,7 @@ class AssignmentListApi(BaseApi):
     )
     def get(self, request, tag: str):
         rows = selectors.assignment_list(
-            tag=services.tag_get(name=tag), label=request.query_params.get("label") or None
+            tag=tag_get(name=tag), label=request.query_params.get("label") or None
         )
         return paginate(request, rows, AssignmentSerializer)
 
@@ -278,9 +293,9 @@ class AssignmentListApi(BaseApi):
     )
     def post(self, request, tag: str):
         data = _valid(self.InputSerializer, request.data)
-        services.label_validate(data["label"])
-        image = services.image_get(image_id=data["image_id"])
-        assignment = services.assignment_set(
+        label_validate(data["label"])
+        image = image_get(image_id=data["image_id"])
+        assignment = assignment_set(
             image=image, tag_name=tag, label=data["label"], user=user_of(request)
         )
         return Response(AssignmentSerializer(assignment).data)
@@ -293,9 +308,7 @@ class AssignmentDetailApi(BaseApi):
         responses={204: None, 404: error("No such tag, image or assignment."), **COMMON_ERRORS},
     )
     def delete(self, request, tag: str, image_id: str):
-        services.assignment_delete(
-            tag=services.tag_get(name=tag), image=services.image_get(image_id=image_id)
-        )
+        assignment_delete(tag=tag_get(name=tag), image=image_get(image_id=image_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -316,7 +329,7 @@ class TagTrainApi(BaseApi):
         },
     )
     def post(self, request, tag: str):
-        job = services.tag_train_enqueue(tag=services.tag_get(name=tag), user=user_of(request))
+        job = tag_train_enqueue(tag=tag_get(name=tag), user=user_of(request))
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -341,7 +354,7 @@ class VersionListApi(BaseApi):
         responses={200: paged(VersionSerializer), 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        rows = selectors.version_list(tag=services.tag_get(name=tag))
+        rows = selectors.version_list(tag=tag_get(name=tag))
         return paginate(request, rows, VersionSerializer)
 
 
@@ -352,7 +365,7 @@ class VersionDetailApi(BaseApi):
         responses={200: VersionSerializer, 404: error("No such tag or version."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str, number: int):
-        version = services.version_get(tag=services.tag_get(name=tag), number=number)
+        version = version_get(tag=tag_get(name=tag), number=number)
         return Response(VersionSerializer(version).data)
 
 
@@ -369,7 +382,7 @@ class VersionActivateApi(BaseApi):
         },
     )
     def post(self, request, tag: str, number: int):
-        version = services.version_activate(tag=services.tag_get(name=tag), number=number)
+        version = version_activate(tag=tag_get(name=tag), number=number)
         return Response(VersionSerializer(version).data)
 
 
@@ -400,7 +413,7 @@ class JobDetailApi(BaseApi):
         responses={200: JobOutputSerializer, 404: error("No such task."), **COMMON_ERRORS},
     )
     def get(self, request, task_id: str):
-        return Response(JobOutputSerializer(services.job_get(task_id=task_id)).data)
+        return Response(JobOutputSerializer(job_get(task_id=task_id)).data)
 
 
 class JobCancelApi(BaseApi):
@@ -416,7 +429,7 @@ class JobCancelApi(BaseApi):
         },
     )
     def post(self, request, task_id: str):
-        return Response(JobOutputSerializer(services.job_cancel(task_id=task_id)).data)
+        return Response(JobOutputSerializer(job_cancel(task_id=task_id)).data)
 
 
 # --- library-wide predictions ---------------------------------------------------------
@@ -456,9 +469,7 @@ class LibraryPredictionListApi(BaseApi):
     )
     def post(self, request):
         data = _valid(self.InputSerializer, request.data)
-        job = services.library_prediction_create(
-            tag_names=data.get("tags") or None, user=user_of(request)
-        )
+        job = library_prediction_create(tag_names=data.get("tags") or None, user=user_of(request))
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -473,9 +484,9 @@ class LibraryPredictionDetailApi(BaseApi):
 
 
 def _prediction_job(task_id: str) -> PredictionJob:
-    job = services.job_get(task_id=task_id)
+    job = job_get(task_id=task_id)
     if not isinstance(job, PredictionJob):
-        raise services.errors.JobNotFound(f"No library prediction with task_id {task_id!r}.")
+        raise errors.JobNotFound(f"No library prediction with task_id {task_id!r}.")
     return job
 
 
@@ -492,7 +503,7 @@ class LibraryPredictionCsvApi(BaseApi):
     )
     def get(self, request, task_id: str):
         return FileResponse(
-            services.prediction_result_open(job=_prediction_job(task_id)),
+            prediction_result_open(job=_prediction_job(task_id)),
             as_attachment=True,
             filename=f"predictions-{task_id}.csv",
             content_type="text/csv",

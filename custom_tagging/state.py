@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from custom_tagging import exceptions as errors
 from custom_tagging.models import Assignment, CustomTag, TagVersion
-from custom_tagging.services import backbone_get, tag_name_validate
+from custom_tagging.services.features import backbone_get
+from custom_tagging.services.tags import tag_name_validate
 from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
 from muses.vision.index import feature_index

@@ -5,25 +5,27 @@ never raises (in sync mode a raise would reach the web request). The hooks catch
 services cannot: a task that django-q2 reports failed (timeout, crash outside our code).
 """
 
-from custom_tagging import services
 from custom_tagging.models import PredictionJob, TrainingJob
+from custom_tagging.services.jobs import job_task_failed
+from custom_tagging.services.library import library_prediction_run
+from custom_tagging.services.training import training_job_run
 
 
 def tag_train_task(job_pk: int) -> str:
-    job = services.training_job_run(job_pk=job_pk)
+    job = training_job_run(job_pk=job_pk)
     return job.state if job is not None else "missing"
 
 
 def library_predict_task(job_pk: int) -> str:
-    job = services.library_prediction_run(job_pk=job_pk)
+    job = library_prediction_run(job_pk=job_pk)
     return job.state if job is not None else "missing"
 
 
 def tag_train_hook(task) -> None:
     if not task.success and task.args:
-        services.job_task_failed(model=TrainingJob, pk=task.args[0], result=task.result)
+        job_task_failed(model=TrainingJob, pk=task.args[0], result=task.result)
 
 
 def library_predict_hook(task) -> None:
     if not task.success and task.args:
-        services.job_task_failed(model=PredictionJob, pk=task.args[0], result=task.result)
+        job_task_failed(model=PredictionJob, pk=task.args[0], result=task.result)

@@ -14,10 +14,11 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from custom_tagging import services as tagging
 from custom_tagging.api_base import COMMON_ERRORS, BaseApi, error
 from custom_tagging.exceptions import InvalidQuery, JobNotFound
 from custom_tagging.models import PredictionJob
+from custom_tagging.services.images import image_get
+from custom_tagging.services.jobs import job_get
 from muses.collection.models import Image, Item
 from publishing import records
 from publishing.annotations import annotation_page_build
@@ -117,7 +118,7 @@ class ImageAnnotationsApi(AnnotationApi):
         responses={200: ANNOTATION_PAGE, 404: error("No such image."), **COMMON_ERRORS},
     )
     def get(self, request, image_id: str):
-        image = tagging.image_get(image_id=image_id)
+        image = image_get(image_id=image_id)
         return self.page(request, [image], request.build_absolute_uri())
 
 
@@ -176,7 +177,7 @@ class PredictionRecordsApi(BaseApi):
         },
     )
     def get(self, request, task_id: str, fmt: str):
-        job = tagging.job_get(task_id=task_id)
+        job = job_get(task_id=task_id)
         if not isinstance(job, PredictionJob):
             raise JobNotFound(f"No library prediction with task_id {task_id!r}.")
         response = StreamingHttpResponse(

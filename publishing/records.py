@@ -17,8 +17,8 @@ from itertools import groupby
 
 import numpy as np
 
-from custom_tagging import services as tagging
 from custom_tagging.models import JobState, PredictionJob
+from custom_tagging.services.library import prediction_result_open
 from muses.collection.models import Image
 from publishing.exceptions import ExportFormatUnknown
 
@@ -63,7 +63,7 @@ def predictions_export(*, job: PredictionJob | None, fmt: str) -> Iterator[str]:
 def job_scores(*, job: PredictionJob) -> JobScores:
     """Read the job's CSV (image_id, then '<tag>:score' and '<tag>:prediction' per tag);
     ResultNotReady when the job has not finished successfully."""
-    with tagging.prediction_result_open(job=job) as handle:
+    with prediction_result_open(job=job) as handle:
         # Django's File yields lines on any storage (a local file or an S3 object).
         reader = csv.reader(codecs.iterdecode(handle, "utf-8"))
         header = next(reader, ["image_id"])

@@ -87,17 +87,18 @@ def colour_images(make_image, with_features):
 @pytest.fixture
 def trained_tag(colour_images):
     """Tag 'red' labelled with reds and blues and trained twice (v1, v2 active)."""
-    from custom_tagging import services
+    from custom_tagging.services.tags import assignment_set, tag_get
+    from custom_tagging.services.training import tag_train
 
     def make(name="red", versions=2):
         images = colour_images()
         for image in images["reds"]:
-            services.assignment_set(image=image, tag_name=name, label="positive")
+            assignment_set(image=image, tag_name=name, label="positive")
         for image in images["blues"]:
-            services.assignment_set(image=image, tag_name=name, label="negative")
-        tag = services.tag_get(name=name)
+            assignment_set(image=image, tag_name=name, label="negative")
+        tag = tag_get(name=name)
         for _ in range(versions):
-            services.tag_train(tag=tag)
+            tag_train(tag=tag)
         return tag, images
 
     return make

@@ -4,8 +4,9 @@ rollback, cancelling, suggestions with one-click labels, and the precision-recal
 import pytest
 from django.urls import reverse
 
-from custom_tagging import services
 from custom_tagging.models import Assignment, CustomTag, TrainingJob
+from custom_tagging.services.predictions import tag_suggest
+from custom_tagging.services.tags import assignment_set, tag_get
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +22,10 @@ def button_url(name: str, tag, *args) -> str:
 def labelled(colour_images, name="red"):
     images = colour_images()
     for image in images["reds"]:
-        services.assignment_set(image=image, tag_name=name, label="positive")
+        assignment_set(image=image, tag_name=name, label="positive")
     for image in images["blues"]:
-        services.assignment_set(image=image, tag_name=name, label="negative")
-    return services.tag_get(name=name), images
+        assignment_set(image=image, tag_name=name, label="negative")
+    return tag_get(name=name), images
 
 
 def test_the_tag_list_shows_counts_and_the_active_versions_metrics(admin_client, trained_tag):
@@ -80,8 +81,8 @@ def test_the_tag_page_follows_the_latest_job_through_the_status_endpoint(
 
 def test_train_now_without_negatives_says_what_is_missing(admin_client, colour_images):
     images = colour_images()
-    services.assignment_set(image=images["reds"][0], tag_name="red", label="positive")
-    tag = services.tag_get(name="red")
+    assignment_set(image=images["reds"][0], tag_name="red", label="positive")
+    tag = tag_get(name="red")
     response = admin_client.post(button_url("train", tag), follow=True)
     assert "has no negative images" in response.content.decode()
     assert not TrainingJob.objects.exists()
@@ -142,7 +143,7 @@ def test_cancel_only_reaches_the_jobs_of_this_tag(admin_client, colour_images):
 def test_suggestions_list_unlabelled_images_the_model_is_least_sure_of(admin_client, trained_tag):
     tag, images = trained_tag("red")
     html = admin_client.get(change_url(tag)).content.decode()
-    suggested = services.tag_suggest(tag=tag, n=12)
+    suggested = tag_suggest(tag=tag, n=12)
     assert html.count('data-testid="suggestion"') == len(suggested) == 6
     assert all(f'value="{s["image_id"]}"' in html for s in suggested)
     assert "red-0" not in [s["image_id"] for s in suggested]

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from custom_tagging import services
+from custom_tagging.services.tags import assignment_set, tag_get
 from tests.admin.conftest import changelist_ids
 
 pytestmark = pytest.mark.django_db
@@ -74,10 +74,10 @@ def test_the_image_list_filters_by_predicted_and_curator_class(admin_client, col
 
 
 def test_the_image_list_filters_by_label_for_a_chosen_tag(admin_client, collection):
-    services.assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
-    services.assignment_set(image=collection["met-10-3"], tag_name="red", label="negative")
-    services.assignment_set(image=collection["met-10-2"], tag_name="other", label="positive")
-    tag = services.tag_get(name="red")
+    assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
+    assignment_set(image=collection["met-10-3"], tag_name="red", label="negative")
+    assignment_set(image=collection["met-10-2"], tag_name="other", label="positive")
+    tag = tag_get(name="red")
     assert changelist_ids(admin_client.get(URL, {"tag_label": f"{tag.pk}:positive"})) == {
         "met-10-1"
     }
@@ -89,7 +89,7 @@ def test_the_image_list_filters_by_label_for_a_chosen_tag(admin_client, collecti
 
 
 def test_the_tag_label_filter_lists_each_tag_with_its_three_choices(admin_client, collection):
-    services.assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
+    assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
     html = admin_client.get(URL).content.decode()
     assert "red: positive" in html and "red: negative" in html and "red: not labelled" in html
 
@@ -104,7 +104,7 @@ def test_the_image_list_filters_by_has_features(admin_client, collection, with_f
 
 
 def test_the_image_list_shows_each_images_tag_labels(admin_client, collection):
-    services.assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
+    assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
     html = admin_client.get(URL).content.decode()
     assert '<span class="muses-label muses-label-positive">red +</span>' in html
 
@@ -113,13 +113,13 @@ def test_the_image_list_needs_a_constant_number_of_queries(
     admin_client, collection, django_assert_max_num_queries
 ):
     for image in collection.values():
-        services.assignment_set(image=image, tag_name="red", label="positive")
+        assignment_set(image=image, tag_name="red", label="positive")
     with django_assert_max_num_queries(14):
         admin_client.get(URL)
 
 
 def test_the_filters_can_show_counts(admin_client, collection):
-    services.assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
+    assignment_set(image=collection["met-10-1"], tag_name="red", label="positive")
     response = admin_client.get(URL, {"_facets": "True", "naive_class": "vessel"})
     html = response.content.decode()
     assert response.status_code == 200

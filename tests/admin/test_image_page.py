@@ -4,7 +4,8 @@ class, and its score for every custom tag."""
 import pytest
 from django.urls import reverse
 
-from custom_tagging import services
+from custom_tagging.services.predictions import image_predictions
+from custom_tagging.services.tags import assignment_set
 from muses.collection.models import Image
 
 pytestmark = pytest.mark.django_db
@@ -62,9 +63,9 @@ def test_saving_the_image_page_stores_the_curator_class(admin_client, collection
 
 def test_the_image_page_shows_the_score_for_every_trained_tag(admin_client, trained_tag):
     tag, images = trained_tag("red")
-    services.assignment_set(image=images["reds"][0], tag_name="blue", label="negative")
+    assignment_set(image=images["reds"][0], tag_name="blue", label="negative")
     html = page(admin_client, images["others"][1])
-    red = services.image_predictions(image=images["others"][1])["red"]
+    red = image_predictions(image=images["others"][1])["red"]
     assert f"<td>red</td><td>—</td><td>{red['score']:.4f}</td>" in html
     assert f"v2 ({red['threshold']:.4f})" in html
     assert "<td>blue</td><td>—</td><td>—</td><td>—</td><td>—</td>" in html

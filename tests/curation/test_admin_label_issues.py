@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from custom_tagging import services as tagging
 from custom_tagging.models import Assignment
+from custom_tagging.services.tags import tag_get
+from custom_tagging.services.training import training_data
 from exporters.naive import muses_exporter_plugin as exporter
 from muses.collection.models import Image
 from tests.curation.conftest import RED
@@ -22,7 +23,7 @@ def red_tag_with_a_wrong_negative(labelled_tag, add_image, api):
     labelled_tag("red", positives=8, negatives=8)
     add_image("red-marked-negative", RED)
     api.get("/custom/assign/red-marked-negative/negative/red")
-    tag = tagging.tag_get(name="red")
+    tag = tag_get(name="red")
     return tag, reverse("admin:curation_tag_issues", args=[tag.pk])
 
 
@@ -89,7 +90,7 @@ def test_flipping_makes_it_a_positive_that_training_uses(
     admin_client.post(fix, {"image_id": "red-marked-negative", "action": "flip", "next": url})
     assignment = Assignment.objects.get(tag=tag, image__image_id="red-marked-negative")
     assert assignment.label == "positive"
-    _, y, _ = tagging.training_data(tag=tag)
+    _, y, _ = training_data(tag=tag)
     assert int(y.sum()) == 9
     assert "red-marked-negative" not in card_ids(admin_client.get(url))
 
@@ -103,7 +104,7 @@ def test_removing_takes_the_image_out_of_the_tag(admin_client, red_tag_with_a_wr
 
 def test_a_tag_with_too_few_labels_says_so(admin_client, labelled_tag):
     labelled_tag("red", positives=6, negatives=2)
-    tag = tagging.tag_get(name="red")
+    tag = tag_get(name="red")
     response = admin_client.get(reverse("admin:curation_tag_issues", args=[tag.pk]))
     assert response.status_code == 200
     assert b"at least 3 positive and 3 negative" in response.content

@@ -54,10 +54,10 @@ def test_too_few_labels_for_the_folds_is_409(api, labelled_tag):
 
 
 def test_labels_without_features_yet_are_409(api, make_image):
-    from custom_tagging import services
+    from custom_tagging.services.tags import assignment_set
 
     for i in range(4):
-        services.assignment_set(image=make_image(image_id=f"p{i}"), tag_name="t", label="positive")
+        assignment_set(image=make_image(image_id=f"p{i}"), tag_name="t", label="positive")
     response = api.get("/api/tags/t/label-issues")
     assert response.status_code == 409
     assert "muses_extract_features" in response.json()["detail"]

@@ -2,8 +2,9 @@
 
 from unittest import mock
 
-from custom_tagging import services
 from custom_tagging.models import TrainingJob
+from custom_tagging.services.jobs import job_cancel, job_progress
+from custom_tagging.services.training import training_job_run
 
 
 def test_training_through_the_rest_api_returns_the_job(api, labelled_tag):
@@ -24,17 +25,19 @@ def test_jobs_are_listed_and_filtered_by_state(api, labelled_tag):
 
 def test_a_running_job_cancelled_midway_leaves_no_version(api, labelled_tag):
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.async_task"):
+    with mock.patch("custom_tagging.services.jobs.async_task"):
         task_id = api.post("/api/tags/red/train").json()["task_id"]
     job = TrainingJob.objects.get(task_id=task_id)
-    real_progress = services.job_progress
+    real_progress = job_progress
 
     def cancel_during_training(**kwargs):
-        services.job_cancel(task_id=task_id)
+        job_cancel(task_id=task_id)
         real_progress(**kwargs)
 
-    with mock.patch("custom_tagging.services.job_progress", side_effect=cancel_during_training):
-        assert services.training_job_run(job_pk=job.pk).state == "cancelled"
+    with mock.patch(
+        "custom_tagging.services.training.job_progress", side_effect=cancel_during_training
+    ):
+        assert training_job_run(job_pk=job.pk).state == "cancelled"
     assert not job.tag.versions.exists()
 
 

@@ -6,7 +6,7 @@ import csv
 import pytest
 from django.conf import settings
 
-from custom_tagging import services
+from custom_tagging.services.library import library_prediction_create, library_prediction_run
 from muses.collection.models import Image
 from muses.vision.index import FeatureIndex, feature_index, feature_indexes_close, index_name
 from muses.vision.models import ImageFeature
@@ -24,9 +24,7 @@ def batch(api, ids: str) -> dict:
 
 
 def library_csv_ids() -> list[str]:
-    job = services.library_prediction_run(
-        job_pk=services.library_prediction_create(tag_names=["red"]).pk
-    )
+    job = library_prediction_run(job_pk=library_prediction_create(tag_names=["red"]).pk)
     assert job.state == "success", job.error
     with job.result.open("r") as handle:
         return [row["image_id"] for row in csv.DictReader(handle)]

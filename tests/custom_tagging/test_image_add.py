@@ -98,15 +98,15 @@ def test_a_body_declared_far_over_the_limit_is_refused_before_it_is_parsed(api, 
 def test_an_image_whose_features_cannot_be_stored_leaves_no_row_and_no_file(
     db, settings, tmp_path, monkeypatch
 ):
-    from custom_tagging import services
+    from custom_tagging.services import images
 
     settings.MEDIA_ROOT = str(tmp_path)
 
     def failing_store(image, backbone, vector):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "image_features_store", failing_store)
+    monkeypatch.setattr(images, "image_features_store", failing_store)
     with pytest.raises(RuntimeError):
-        services.image_add(data=encode_image(color=(9, 9, 9)), name="a.jpg", image_id="lost")
+        images.image_add(data=encode_image(color=(9, 9, 9)), name="a.jpg", image_id="lost")
     assert not Image.objects.filter(image_id="lost").exists()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]

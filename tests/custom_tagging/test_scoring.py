@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from custom_tagging.models import TagVersion
-from custom_tagging.services import stored_features
+from custom_tagging.services.features import stored_features
 from muses.collection.models import Image
 
 # Moves every logit by this much: far more than the 4-decimal rounding of a score.

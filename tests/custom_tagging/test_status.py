@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from custom_tagging import services, tasks
+from custom_tagging import tasks
 from custom_tagging.models import CustomTag, TrainingJob
+from custom_tagging.services.jobs import job_heartbeat
 
 
 def test_a_finished_training_shows_state_progress_timestamps_and_metrics(api, labelled_tag):
@@ -62,7 +63,7 @@ def test_the_hook_leaves_a_successful_job_alone(api, labelled_tag):
 
 def test_a_job_cancelled_while_queued_never_runs(api, labelled_tag):
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.async_task"):
+    with mock.patch("custom_tagging.services.jobs.async_task"):
         task_id = api.get("/custom/train/red").json()["task_id"]
     assert api.post(f"/api/jobs/{task_id}/cancel").status_code == 200
     job = TrainingJob.objects.get(task_id=task_id)
@@ -76,9 +77,9 @@ def test_status_needs_a_token(anonymous):
 
 
 def test_a_task_for_a_job_that_never_appears_gives_up_quietly(db, settings, monkeypatch):
-    from custom_tagging import services
+    from custom_tagging.services import jobs
 
-    monkeypatch.setattr(services, "JOB_ROW_WAIT_S", 0.3)
+    monkeypatch.setattr(jobs, "JOB_ROW_WAIT_S", 0.3)
     assert tasks.tag_train_task(987654) == "missing"
 
 
@@ -114,7 +115,7 @@ def test_a_queue_worker_stamps_the_heartbeat_until_the_job_ends(settings):
     settings.MUSES_JOB_HEARTBEAT_S = 0.05
     tag = CustomTag.objects.create(name="red")
     job = TrainingJob.objects.create(tag=tag, tag_name="red", state="running")
-    with services.job_heartbeat(model=TrainingJob, pk=job.pk):
+    with job_heartbeat(model=TrainingJob, pk=job.pk):
         deadline = time.monotonic() + 5
         while TrainingJob.objects.get(pk=job.pk).heartbeat is None:
             assert time.monotonic() < deadline, "no heartbeat"

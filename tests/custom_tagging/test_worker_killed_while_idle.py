@@ -18,20 +18,24 @@ ENQUEUE = """
 import io
 from PIL import Image as P
 from muses.collection.services import image_store
-from custom_tagging import services
+from custom_tagging.services.jobs import job_get
+from custom_tagging.services.tags import assignment_set, tag_get, tag_get_or_create
+from custom_tagging.services.training import tag_train_enqueue
 def jpeg(c):
     b = io.BytesIO(); P.new("RGB", (8, 8), c).save(b, "JPEG"); return b.getvalue()
-tag = services.tag_get_or_create(name="red")
+tag = tag_get_or_create(name="red")
 for i, label in enumerate(["positive", "negative"]):
     image = image_store(data=jpeg((i * 100, 0, 0)), name="x.jpg", image_id=f"k{i}")
-    services.assignment_set(image=image, tag_name="red", label=label)
-print("task", services.tag_train_enqueue(tag=tag).task_id)
+    assignment_set(image=image, tag_name="red", label=label)
+print("task", tag_train_enqueue(tag=tag).task_id)
 """
 STATUS = """
-from custom_tagging import services
-job = services.job_get(task_id="{task_id}")
+from custom_tagging.services.jobs import job_get
+from custom_tagging.services.tags import assignment_set, tag_get, tag_get_or_create
+from custom_tagging.services.training import tag_train_enqueue
+job = job_get(task_id="{task_id}")
 print("state", job.state, job.error)
-print("again", services.tag_train_enqueue(tag=services.tag_get(name="red")).state)
+print("again", tag_train_enqueue(tag=tag_get(name="red")).state)
 """
 
 

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from rest_framework.exceptions import APIException
 from tqdm import tqdm
 
-from custom_tagging import services as tagging
 from custom_tagging.models import PredictionJob
+from custom_tagging.services.jobs import job_get
 from publishing.records import FORMATS, latest_prediction_job, predictions_export
 
 
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         if not task_id:
             return latest_prediction_job()
         try:
-            job = tagging.job_get(task_id=task_id)
+            job = job_get(task_id=task_id)
         except APIException as exc:
             raise CommandError(str(exc.detail)) from None
         if not isinstance(job, PredictionJob):

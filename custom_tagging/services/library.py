@@ -1,0 +1,156 @@
+"""Library-wide prediction: every stored image scored by the chosen tags into a CSV job result."""
+
+import csv
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from custom_tagging import exceptions as errors
+from custom_tagging.learning import quantize
+from custom_tagging.models import (
+    JobState,
+    PredictionJob,
+)
+from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
+from custom_tagging.services.features import backbone_get, shared_index
+from custom_tagging.services.jobs import (
+    error_message,
+    job_enqueue,
+    job_fail,
+    job_heartbeat,
+    job_progress,
+    job_start,
+)
+from custom_tagging.services.predictions import models_for_names
+from muses.collection.media import local_path
+from muses.vision.index import FeatureIndex
+from muses.vision.store import (
+    features_extract,
+    images_missing_features,
+)
+
+logger = logging.getLogger(__name__)
+
+CSV_CHUNK_ROWS = 10_000
+LIBRARY_TASK = "custom_tagging.tasks.library_predict_task"
+LIBRARY_HOOK = "custom_tagging.tasks.library_predict_hook"
+
+
+def library_prediction_create(*, tag_names: list[str] | None = None, user=None) -> PredictionJob:
+    """Queue scoring of every stored image by the chosen tags (all trained tags if none)."""
+    models = models_for_names(tag_names)
+    if len(models) == 0:
+        raise errors.TagNotTrained("No tag has a trained version yet: train one first.")
+    job = PredictionJob.objects.create(tag_names=models.tag_names, requested_by=user)
+    job_enqueue(job, LIBRARY_TASK, LIBRARY_HOOK, task_name="library prediction")
+    job.refresh_from_db()
+    return job
+
+
+def library_prediction_run(*, job_pk: int) -> PredictionJob | None:
+    if not job_start(model=PredictionJob, pk=job_pk):
+        return PredictionJob.objects.filter(pk=job_pk).first()
+    job = PredictionJob.objects.get(pk=job_pk)
+    try:
+        with job_heartbeat(model=PredictionJob, pk=job.pk):
+            _library_predict(job)
+    except errors.JobCancelled:
+        pass
+    except Exception as exc:
+        logger.warning("library prediction %s failed: %s", job.task_id, exc)
+        job_fail(model=PredictionJob, pk=job.pk, message=error_message(exc))
+    job.refresh_from_db()
+    return job
+
+
+def _library_predict(job: PredictionJob) -> None:
+    images_missing = images_missing_features(settings.MUSES_BACKBONE)
+    if images_missing.exists():
+        features_extract(images=images_missing, backbone=backbone_get())
+    job_progress(model=PredictionJob, pk=job.pk, fraction=0.1)
+    models = active_models(job.tag_names)
+    index = shared_index()
+    index.sync()  # rows another machine stored, deletions it made: the CSV is the library
+    total = index.live_count()
+    relative, written = _store_predictions_csv(
+        f"predictions/{job.task_id}.csv", index, total, models, job
+    )
+    with transaction.atomic():
+        done = PredictionJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
+            state=JobState.SUCCESS,
+            progress=1.0,
+            finished=timezone.now(),
+            result=relative,
+            rows=written,
+            tag_names=models.tag_names,
+        )
+    if not done:
+        default_storage.delete(relative)
+
+
+def _store_predictions_csv(
+    relative: str, index: FeatureIndex, total: int, models: ActiveModels, job
+) -> tuple[str, int]:
+    """Write the CSV into the media storage; (its stored name, rows). Remote storage gets
+    it in one upload of a finished local file, which is atomic like the local rename."""
+    target = local_path(relative)
+    if target is not None:
+        return relative, _write_predictions_csv(target, index, total, models, job)
+    with tempfile.TemporaryDirectory(prefix="muses-predictions-") as tmp:
+        staged = Path(tmp) / "predictions.csv"
+        written = _write_predictions_csv(staged, index, total, models, job)
+        with open(staged, "rb") as handle:
+            return default_storage.save(relative, File(handle)), written
+
+
+def _write_predictions_csv(
+    target: Path, index: FeatureIndex, total: int, models: ActiveModels, job
+) -> int:
+    """image_id, then '<tag>:score' and '<tag>:prediction' (1/0) per tag, streamed from the
+    shared index chunk by chunk (memory stays one chunk whatever the library); written
+    under a temporary name and renamed, so a download never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".predictions-", suffix=".csv")
+    cutoffs = quantize(models.thresholds)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["image_id"]
+                + [f"{n}:{kind}" for n in models.tag_names for kind in ("score", "prediction")]
+            )
+            written = 0
+            for image_ids, vectors in index.live_chunks(CSV_CHUNK_ROWS):
+                quantized = quantize(models.scores(vectors))
+                texts = SCORE_TEXT[quantized]
+                flags = np.where(quantized >= cutoffs, "1", "0")
+                pairs = np.stack([texts, flags.astype(object)], axis=2).reshape(len(texts), -1)
+                writer.writerows([i, *row] for i, row in zip(image_ids, pairs.tolist()))
+                written += len(image_ids)
+                job_progress(
+                    model=PredictionJob, pk=job.pk, fraction=0.1 + 0.9 * written / max(total, 1)
+                )
+        os.replace(tmp, target)
+        return written
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def prediction_result_open(*, job: PredictionJob) -> File:
+    """The finished job's CSV, opened for reading from the media storage."""
+    if job.state != JobState.SUCCESS or not job.result:
+        raise errors.ResultNotReady(f"The task is {job.state}; its CSV is not ready.")
+    try:
+        return job.result.storage.open(job.result.name, "rb")
+    except FileNotFoundError:
+        gone = "The CSV file of this task is gone; run the job again."
+        raise errors.ResultNotReady(gone) from None

@@ -1,0 +1,80 @@
+"""Trained versions of a tag: stored (numbered, activated), looked up and rolled back."""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from custom_tagging import exceptions as errors
+from custom_tagging.learning import TagClassifier
+from custom_tagging.models import (
+    CustomTag,
+    JobState,
+    TagVersion,
+    TrainingJob,
+)
+
+
+def version_create(
+    *,
+    tag: CustomTag,
+    classifier: TagClassifier,
+    weights_digest: str,
+    job: TrainingJob | None = None,
+    activate: bool = True,
+) -> TagVersion:
+    """Store a fitted classifier as the tag's next version and activate it; with a job,
+    the job's success is part of the same transaction (a cancelled job leaves nothing)."""
+    with transaction.atomic():
+        if CustomTag.objects.select_for_update().filter(pk=tag.pk).first() is None:
+            raise errors.TagNotFound(f"The tag {tag.name!r} was reset during training.")
+        number = (tag.versions.aggregate(m=Max("number"))["m"] or 0) + 1
+        if activate:
+            tag.versions.filter(is_active=True).update(is_active=False)
+        version = TagVersion.objects.create(
+            tag=tag,
+            number=number,
+            is_active=activate,
+            backbone=settings.MUSES_BACKBONE,
+            weights_digest=weights_digest,
+            feature_dim=len(classifier.coef_),
+            coef=classifier.coef_.astype("<f4").tobytes(),
+            intercept=classifier.intercept_,
+            threshold=classifier.threshold_,
+            metrics=classifier.metrics_,
+            positives=classifier.positives_,
+            negatives=classifier.negatives_,
+        )
+        if job is not None and not _job_succeed(job=job, version=version):
+            raise errors.JobCancelled()
+    return version
+
+
+def version_get(*, tag: CustomTag, number: int) -> TagVersion:
+    version = tag.versions.filter(number=number).first()
+    if version is None:
+        raise errors.VersionNotFound(f"Tag {tag.name!r} has no version {number}.")
+    return version
+
+
+def version_activate(*, tag: CustomTag, number: int) -> TagVersion:
+    """Roll back (or forward) to another version of the tag."""
+    version = version_get(tag=tag, number=number)
+    if version.backbone != settings.MUSES_BACKBONE:
+        raise errors.VersionIncompatible(
+            f"Version {number} of {tag.name!r} was trained on {version.backbone!r} features; "
+            f"the configured backbone is {settings.MUSES_BACKBONE!r}."
+        )
+    with transaction.atomic():
+        tag.versions.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
+        TagVersion.objects.filter(pk=version.pk).update(is_active=True)
+    version.refresh_from_db()
+    return version
+
+
+def _job_succeed(*, job: TrainingJob, version: TagVersion) -> bool:
+    return bool(
+        TrainingJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
+            state=JobState.SUCCESS, progress=1.0, finished=timezone.now(), version=version
+        )
+    )
