@@ -263,8 +263,8 @@ def _memory() -> dict:
 def probe() -> dict:
     """Run in a fresh process: every request-path figure."""
     from custom_tagging.models import CustomTag
-    from custom_tagging.services.predictions import image_similar, predict_batch, tag_suggest
-    from custom_tagging.services.training import tag_train, training_data
+    from custom_tagging.services.predictions import batch_predict, image_similar, tag_suggest
+    from custom_tagging.services.training import tag_train, training_data_get
     from muses.collection.models import Image
     from muses.vision.index import feature_index
 
@@ -278,19 +278,19 @@ def probe() -> dict:
     tag_train(tag=tag)
     figures["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    training_data(tag=tag)
+    training_data_get(tag=tag)
     figures["train_read_s"] = time.perf_counter() - start
     tags = [f"scale-{t}" for t in range(TAGS)]
     count = index.live_count()
     rng = np.random.default_rng(5)
     ids = [f"{PREFIX}{n:07d}" for n in rng.choice(count, 20, replace=False).tolist()]
-    predict_batch(image_ids=ids, tag_names=tags)
+    batch_predict(image_ids=ids, tag_names=tags)
     figures["predict_warm_ms"] = (
-        1000 * _timed(lambda: predict_batch(image_ids=ids, tag_names=tags), 20)[0]
+        1000 * _timed(lambda: batch_predict(image_ids=ids, tag_names=tags), 20)[0]
     )
     new_ids = _add_rows(100)
     start = time.perf_counter()
-    answer = predict_batch(image_ids=new_ids[:10] + ids[:10], tag_names=tags)
+    answer = batch_predict(image_ids=new_ids[:10] + ids[:10], tag_names=tags)
     figures["predict_after_new_ms"] = 1000 * (time.perf_counter() - start)
     assert len(answer.image_ids) == 20, answer.unknown_image_ids
     query = Image.objects.get(image_id=ids[0])

@@ -34,8 +34,8 @@ from django.test import Client  # noqa: E402
 
 from custom_tagging.learning import TagClassifier  # noqa: E402
 from custom_tagging.models import Assignment, CustomTag, TagVersion  # noqa: E402
-from custom_tagging.services.predictions import predict_batch  # noqa: E402
-from custom_tagging.services.training import tag_train, training_data  # noqa: E402
+from custom_tagging.services.predictions import batch_predict  # noqa: E402
+from custom_tagging.services.training import tag_train, training_data_get  # noqa: E402
 from muses.collection.models import Image  # noqa: E402
 from muses.vision.index import feature_index, index_rebuild  # noqa: E402
 from muses.vision.models import ImageFeature  # noqa: E402
@@ -117,7 +117,7 @@ def bench_training(repeats: int) -> None:
     index_rebuild(backbone=settings.MUSES_BACKBONE)  # the rows were bulk-inserted
     feature_index(settings.MUSES_BACKBONE).file()
     print(f"  feature index build + open: {time.perf_counter() - start:.3f} s")
-    X, y, _ = training_data(tag=tag)
+    X, y, _ = training_data_get(tag=tag)
     median, best, model = timed(lambda: TagClassifier().fit(X, y), repeats)
     m = model.metrics_
     print(
@@ -191,11 +191,11 @@ def bench_predict_batch(image_ids: list[str], tag_names: list[str], repeats: int
         f"median {median * 1000:.0f} ms, best {best * 1000:.0f} ms "
         f"({len(response.content) / 1e6:.1f} MB JSON)   target <= 200 ms"
     )
-    batch = predict_batch(image_ids=image_ids, tag_names=tag_names)
+    batch = batch_predict(image_ids=image_ids, tag_names=tag_names)
     median, best, _ = timed(
-        lambda: predict_batch(image_ids=image_ids, tag_names=tag_names), repeats
+        lambda: batch_predict(image_ids=image_ids, tag_names=tag_names), repeats
     )
-    print(f"    of which lookup + scoring (predict_batch service): median {median * 1000:.0f} ms")
+    print(f"    of which lookup + scoring (batch_predict service): median {median * 1000:.0f} ms")
     matrix = feature_index(settings.MUSES_BACKBONE).file().matrix().astype(np.float32)
     median, _, _ = timed(lambda: batch.models.scores(matrix), repeats)
     print(f"    of which scoring (one matmul + sigmoid): median {median * 1000:.1f} ms")

@@ -225,7 +225,7 @@ def naive_label_fix(*, image: Image, class_name: str) -> Image:
     confirming the given class sets that class, so the record is not listed again."""
     if class_name not in definitions.classes:
         raise errors.InvalidFix(f"{class_name[:100]!r} is not a class of the naive classifier.")
-    naive.images_set_curator_class(images=Image.objects.filter(pk=image.pk), class_name=class_name)
+    naive.curator_class_set(images=Image.objects.filter(pk=image.pk), class_name=class_name)
     image.refresh_from_db(fields=["curator_class"])
     return image
 
@@ -363,6 +363,6 @@ def map_selection_apply(
     if action == "curator_class":
         if class_name and class_name not in definitions.classes:
             raise errors.InvalidFix(f"{class_name[:100]!r} is not a class of the naive classifier.")
-        return naive.images_set_curator_class(images=images, class_name=class_name)
+        return naive.curator_class_set(images=images, class_name=class_name)
     tag = tag_get_or_create(name=tag_name)
     return assignments_set_many(tag=tag, images=images, label=action, user=user)

@@ -79,7 +79,7 @@ class TagChoiceForm(forms.Form):
         if not name:
             return ""
         try:
-            return tag_name_validate(name)
+            return tag_name_validate(name=name)
         except errors.InvalidTagName as exc:
             raise forms.ValidationError(str(exc.detail))
 
@@ -297,7 +297,7 @@ class CustomTagForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         try:
-            return tag_name_validate(self.cleaned_data["name"])
+            return tag_name_validate(name=self.cleaned_data["name"])
         except errors.InvalidTagName as exc:
             raise forms.ValidationError(str(exc.detail))
 

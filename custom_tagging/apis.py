@@ -36,13 +36,13 @@ from custom_tagging.scoring import render_batch_json
 from custom_tagging.services.images import image_get
 from custom_tagging.services.jobs import job_get
 from custom_tagging.services.predictions import (
+    batch_predict,
     image_predictions,
     image_similar,
     models_for_tag,
-    predict_batch,
     tag_suggest,
+    upload_predict,
     upload_predict_all,
-    upload_predictions,
 )
 from custom_tagging.services.tags import (
     assignment_set,
@@ -184,8 +184,8 @@ class AssignApi(StateChangingGetApi):
 
     @extend_schema(operation_id="custom_assign", **doc)
     def get(self, request, image_id: str, sample_type: str, tag: str):
-        label_validate(sample_type)
-        tag_name_validate(tag)
+        label_validate(label=sample_type)
+        tag_name_validate(name=tag)
         image = image_get(image_id=image_id)
         assignment = assignment_set(
             image=image, tag_name=tag, label=sample_type, user=user_of(request)
@@ -314,7 +314,7 @@ class PredictUploadTagApi(PredictionUploadApi):
     def post(self, request, tag: str):
         models = models_for_tag(name=tag)  # 404/409 before reading the upload
         data, name = uploaded_file(request)
-        results = upload_predictions(data=data, name=name, models=models)
+        results = upload_predict(data=data, name=name, models=models)
         tag_name = models.tag_names[0]
         return Response({"tag": tag_name, **results[tag_name]})
 
@@ -337,7 +337,7 @@ class PredictUploadCustomApi(PredictionUploadApi):
     )
     def post(self, request):
         data, name = uploaded_file(request)
-        return Response({"custom": upload_predictions(data=data, name=name)})
+        return Response({"custom": upload_predict(data=data, name=name)})
 
 
 class PredictUploadAllApi(PredictionUploadApi):
@@ -479,7 +479,7 @@ class PredictBatchApi(PredictionApi):
                 "The body must be a JSON object or a form with 'image_id' (and 'tags'), "
                 f"not a JSON {type(params).__name__}."
             )
-        batch = predict_batch(
+        batch = batch_predict(
             image_ids=_list_value(params, "image_id"),
             tag_names=_list_value(params, "tags") or None,
         )

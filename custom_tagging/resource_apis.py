@@ -293,7 +293,7 @@ class AssignmentListApi(BaseApi):
     )
     def post(self, request, tag: str):
         data = _valid(self.InputSerializer, request.data)
-        label_validate(data["label"])
+        label_validate(label=data["label"])
         image = image_get(image_id=data["image_id"])
         assignment = assignment_set(
             image=image, tag_name=tag, label=data["label"], user=user_of(request)

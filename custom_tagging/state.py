@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from custom_tagging import exceptions as errors
-from custom_tagging.models import Assignment, CustomTag, TagVersion
+from custom_tagging.models import COEF_DTYPE, Assignment, CustomTag, TagVersion
 from custom_tagging.services.features import backbone_get
 from custom_tagging.services.tags import tag_name_validate
+from custom_tagging.services.versions import LinearHead, version_create
 from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
 from muses.vision.index import feature_index
@@ -289,7 +289,7 @@ def _tag_plan(members: dict[str, bytes], path: str, dim: int) -> TagPlan:
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
         raise errors.InvalidState(f"{path}: not a tag document.")
     try:
-        name = tag_name_validate(doc["name"])
+        name = tag_name_validate(name=doc["name"])
     except errors.InvalidTagName as exc:
         raise errors.InvalidState(f"{path}: {exc.detail}")
     target = doc.get("target_precision")
@@ -489,7 +489,7 @@ def _is_active_model(tag: CustomTag, plan: TagPlan) -> bool:
     return (
         active is not None
         and (active.backbone, active.weights_digest) == (backbone.name, backbone.weights_digest)
-        and bytes(active.coef) == plan.coef.astype("<f4").tobytes()
+        and bytes(active.coef) == plan.coef.astype(COEF_DTYPE).tobytes()
         and active.intercept == plan.model["intercept"]
         and active.threshold == plan.model["threshold"]
     )
@@ -498,24 +498,19 @@ def _is_active_model(tag: CustomTag, plan: TagPlan) -> bool:
 def _apply_model(tag: CustomTag, plan: TagPlan) -> TagVersion:
     backbone = backbone_get()
     model = plan.model
-    number = (tag.versions.aggregate(m=Max("number"))["m"] or 0) + 1
-    tag.versions.filter(is_active=True).update(is_active=False)
     metrics = dict(
         model["metrics"], imported={"version": model["version"], "created": model["created"]}
     )
-    return TagVersion.objects.create(
-        tag=tag,
-        number=number,
-        is_active=True,
-        backbone=backbone.name,
-        weights_digest=backbone.weights_digest,
-        feature_dim=len(plan.coef),
-        coef=plan.coef.astype("<f4").tobytes(),
+    head = LinearHead(
+        coef=plan.coef,
         intercept=model["intercept"],
         threshold=model["threshold"],
         metrics=metrics,
         positives=model["positives"],
         negatives=model["negatives"],
+    )
+    return version_create(
+        tag=tag, head=head, backbone=backbone.name, weights_digest=backbone.weights_digest
     )
 
 

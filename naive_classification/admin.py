@@ -108,7 +108,7 @@ def set_curator_class(modeladmin, request, queryset):
             submit="Set curator class",
         )
     class_name = form.cleaned_data["curator_class"]
-    count = services.images_set_curator_class(images=queryset, class_name=class_name)
+    count = services.curator_class_set(images=queryset, class_name=class_name)
     done = f"set to “{class_name}”" if class_name else "cleared"
     modeladmin.message_user(request, f"Curator class {done} on {count} images.", messages.SUCCESS)
     return None

@@ -47,6 +47,7 @@ from naive_classification.features import (
 from naive_classification.losses import LABEL_SMOOTHING, SmoothedSparseCrossentropy
 from naive_classification.persistence import (
     check_classes,
+    configured_model_value,
     load_model_file,
     model_path_for,
     read_metadata,
@@ -510,7 +511,7 @@ def setup_classifier(
 
 
 def configured_model_path() -> str:
-    path = settings.MUSES_CONFIG["classification"]["naive_classification"]["model_path"]
+    path = configured_model_value()
     if not path:
         raise NotReady(
             "No model configured: pass model_path, or set MUSES_NAIVE_MODEL_PATH "

@@ -24,6 +24,11 @@ METADATA_FORMAT = 1
 MODEL_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 
 
+def configured_model_value() -> str:
+    """The configured naive model (a path or a name in MUSES_MODEL_DIR); '' when none is."""
+    return settings.MUSES_CONFIG["classification"]["naive_classification"]["model_path"]
+
+
 class ModelFileError(ValueError):
     """A model file that is missing, or not one MUSES saved."""
 

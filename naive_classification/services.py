@@ -33,7 +33,7 @@ class TrainingResult:
     plots: list[Path] = field(default_factory=list)
 
 
-def split_epochs(epochs: int, fine_tuning: bool) -> tuple[int, int]:
+def epochs_split(*, epochs: int, fine_tuning: bool) -> tuple[int, int]:
     """(transfer epochs, fine-tuning epochs)."""
     if not fine_tuning:
         return epochs, 0
@@ -56,7 +56,7 @@ def classifier_train(
 ) -> TrainingResult:
     """Transfer learning, then (optionally) fine-tuning of the top of the base, with class
     weights; saves one model named ``model_name`` and, if asked, its plots."""
-    transfer_epochs, fine_epochs = split_epochs(epochs, fine_tuning)
+    transfer_epochs, fine_epochs = epochs_split(epochs=epochs, fine_tuning=fine_tuning)
     classifier = setup_classifier(
         (target_size, target_size), model_type=model_type, weights=weights, progress=progress
     )
@@ -137,7 +137,7 @@ def _store_predictions(images: list[Image], probabilities, class_names) -> None:
         Image.objects.bulk_update(images, ["predicted_class", "predicted_probability"])
 
 
-def images_set_curator_class(*, images, class_name: str) -> int:
+def curator_class_set(*, images, class_name: str) -> int:
     """Give images a curator's class (or clear it): it wins over the words in the next export."""
     if class_name and class_name not in definitions.classes:
         raise ValueError(f"{class_name!r} is not a class of naive_classification.definitions")

@@ -21,6 +21,7 @@ from naive_classification import definitions
 from naive_classification.persistence import (
     MODEL_SUFFIX,
     ModelFileError,
+    configured_model_value,
     read_metadata,
     resolve_model_path,
 )
@@ -176,7 +177,7 @@ class SavedModel:
 
 def configured_model() -> tuple[str, Path | None, str]:
     """(configured value, resolved file or None, problem) of the model muses_classify uses."""
-    value = settings.MUSES_CONFIG["classification"]["naive_classification"]["model_path"]
+    value = configured_model_value()
     if not value:
         return "", None, ""
     try:

@@ -25,13 +25,13 @@ def backbone_get() -> Backbone:
         raise errors.BackboneNotReady(str(exc))
 
 
-def upload_features(*, data: bytes, name: str = "") -> tuple[np.ndarray, Backbone]:
+def upload_features_compute(*, data: bytes, name: str = "") -> tuple[np.ndarray, Backbone]:
     """Decode an upload and run it through the backbone (batched with concurrent calls)."""
-    _, vector, backbone = upload_decode(data, name)
+    _, vector, backbone = upload_decode(data=data, name=name)
     return vector, backbone
 
 
-def upload_decode(data: bytes, name: str) -> tuple[DecodedImage, np.ndarray, Backbone]:
+def upload_decode(*, data: bytes, name: str) -> tuple[DecodedImage, np.ndarray, Backbone]:
     """(decoded image, its features, the backbone) of an upload; 400 if it is no image."""
     backbone = backbone_get()
     with extraction_announced(backbone):
@@ -47,7 +47,7 @@ def shared_index() -> FeatureIndex:
     return feature_index(settings.MUSES_BACKBONE)
 
 
-def vectors_lookup(index: FeatureIndex, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
+def vectors_lookup(*, index: FeatureIndex, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
     """Stored vectors of these image ids, by index look-up (cost O(ids)); 503 while the
     machine's index is being rebuilt."""
     try:
@@ -56,7 +56,7 @@ def vectors_lookup(index: FeatureIndex, image_ids: list[str]) -> tuple[list[str]
         raise errors.FeaturesUnavailable(str(exc))
 
 
-def stored_features(*, image: Image) -> np.ndarray:
+def image_features_get(*, image: Image) -> np.ndarray:
     """The image's stored vector; computed once for an imported image that has none."""
     row = compatible_features(settings.MUSES_BACKBONE).filter(image=image).first()
     if row is not None:

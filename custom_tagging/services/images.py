@@ -20,7 +20,7 @@ def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Im
     """Store an upload and its features in one transaction, or nothing at all."""
     if image_id is not None:
         _validate_image_id(image_id)
-    decoded, vector, backbone = upload_decode(data, name)
+    decoded, vector, backbone = upload_decode(data=data, name=name)
     try:
         return collection.image_store(
             data=data,

@@ -31,7 +31,7 @@ STALE_MARGIN_S = 120
 JOB_ROW_WAIT_S = 10.0
 
 
-def job_enqueue(job, func: str, hook: str, *, task_name: str) -> None:
+def job_enqueue(*, job, func: str, hook: str, task_name: str) -> None:
     try:
         async_task(func, job.pk, hook=hook, task_name=task_name)
     except Exception as exc:  # the broker is down: the job must not wait forever

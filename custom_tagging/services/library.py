@@ -46,11 +46,11 @@ LIBRARY_HOOK = "custom_tagging.tasks.library_predict_hook"
 
 def library_prediction_create(*, tag_names: list[str] | None = None, user=None) -> PredictionJob:
     """Queue scoring of every stored image by the chosen tags (all trained tags if none)."""
-    models = models_for_names(tag_names)
+    models = models_for_names(tag_names=tag_names)
     if len(models) == 0:
         raise errors.TagNotTrained("No tag has a trained version yet: train one first.")
     job = PredictionJob.objects.create(tag_names=models.tag_names, requested_by=user)
-    job_enqueue(job, LIBRARY_TASK, LIBRARY_HOOK, task_name="library prediction")
+    job_enqueue(job=job, func=LIBRARY_TASK, hook=LIBRARY_HOOK, task_name="library prediction")
     job.refresh_from_db()
     return job
 

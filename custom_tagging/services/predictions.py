@@ -18,9 +18,9 @@ from custom_tagging.models import (
 from custom_tagging.scoring import ActiveModels, active_models
 from custom_tagging.services.features import (
     backbone_get,
+    image_features_get,
     shared_index,
-    stored_features,
-    upload_features,
+    upload_features_compute,
     vectors_lookup,
 )
 from custom_tagging.services.tags import tag_get, tag_name_validate
@@ -30,6 +30,7 @@ from muses.vision.store import (
     compatible_features,
     features_extract,
 )
+from naive_classification.persistence import configured_model_value
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ MAX_BATCH_IMAGES = 100_000
 def models_for_tag(*, name: str) -> ActiveModels:
     """The tag's active version ready to score: one query when it is trained; 404 for an
     unknown tag, 409 for one without a version."""
-    name = tag_name_validate(name)
+    name = tag_name_validate(name=name)
     models = active_models([name])
     if len(models) == 0:
         tag_get(name=name)
@@ -53,16 +54,16 @@ def image_predictions(*, image: Image, models: ActiveModels | None = None) -> di
     models = active_models() if models is None else models
     if len(models) == 0:
         return {}
-    return models.results(stored_features(image=image)[None])[0]
+    return models.results(image_features_get(image=image)[None])[0]
 
 
-def upload_predictions(
+def upload_predict(
     *, data: bytes, name: str = "", models: ActiveModels | None = None
 ) -> dict[str, dict]:
     """Per tag results for an uploaded image, for the given models (default: every
     trained tag)."""
     models = active_models() if models is None else models
-    features, _ = upload_features(data=data, name=name)
+    features, _ = upload_features_compute(data=data, name=name)
     return models.results(features[None])[0] if len(models) else {}
 
 
@@ -70,7 +71,7 @@ def upload_predict_all(*, data: bytes, name: str = "") -> dict:
     """Custom tags plus the base models: ImageNet keywords of the backbone's head, and the
     naive classifier's classes when a model is configured."""
     models = active_models()
-    features, backbone = upload_features(data=data, name=name)
+    features, backbone = upload_features_compute(data=data, name=name)
     reply = {
         "custom": models.results(features[None])[0] if len(models) else {},
         "imagenet_keywords": [
@@ -86,8 +87,7 @@ def upload_predict_all(*, data: bytes, name: str = "") -> dict:
 
 def naive_classification_predict(*, data: bytes, name: str = "") -> dict | None:
     """The naive classifier's {class: probability}, or None when no model is configured."""
-    config = getattr(settings, "MUSES_CONFIG", {})
-    model_path = config.get("classification", {}).get("naive_classification", {}).get("model_path")
+    model_path = configured_model_value()
     if not model_path:
         return None
     try:
@@ -117,23 +117,23 @@ class BatchPrediction:
     pending_detail: str = ""
 
 
-def predict_batch(*, image_ids: list[str], tag_names: list[str] | None = None) -> BatchPrediction:
+def batch_predict(*, image_ids: list[str], tag_names: list[str] | None = None) -> BatchPrediction:
     """Score many stored images by many tags with one matrix product. Ids without stored
     features are reported, not fatal; unknown or untrained tags are."""
     if not image_ids:
         raise errors.InvalidQuery("Pass image ids as image_id=a,b,c.")
     if len(image_ids) > MAX_BATCH_IMAGES:
         raise errors.InvalidQuery(f"At most {MAX_BATCH_IMAGES} image ids per call.")
-    models = models_for_names(tag_names)
+    models = models_for_names(tag_names=tag_names)
     unique = list(dict.fromkeys(image_ids))
-    found, vectors = vectors_lookup(shared_index(), unique)
+    found, vectors = vectors_lookup(index=shared_index(), image_ids=unique)
     known = set(found)
     unknown = [i for i in unique if i not in known] if len(found) < len(unique) else []
     pending, detail = [], ""
     if unknown:
         unknown, pending, detail = _missing_features_compute(image_ids=unknown)
         if len(pending) + len(unknown) < len(set(unique) - known):  # some were computed
-            found, vectors = vectors_lookup(shared_index(), unique)
+            found, vectors = vectors_lookup(index=shared_index(), image_ids=unique)
     return BatchPrediction(found, unknown, models, models.scores(vectors), pending, detail)
 
 
@@ -173,10 +173,10 @@ def _missing_features_compute(*, image_ids: list[str]) -> tuple[list[str], list[
     return unknown, pending, "; ".join(reasons) + ("." if reasons else "")
 
 
-def models_for_names(tag_names: list[str] | None) -> ActiveModels:
+def models_for_names(*, tag_names: list[str] | None) -> ActiveModels:
     if not tag_names:
         return active_models()
-    names = list(dict.fromkeys(tag_name_validate(n) for n in tag_names))
+    names = list(dict.fromkeys(tag_name_validate(name=n) for n in tag_names))
     models = active_models(names)
     if len(models) == len(names):
         return models  # one query on the request path; the checks below explain a miss
@@ -245,7 +245,7 @@ def _closest(margin: np.ndarray, k: int) -> np.ndarray:
 
 def image_similar(*, image: Image, n: int = 10) -> list[dict]:
     """Nearest stored images by cosine similarity of their features."""
-    query = stored_features(image=image)
+    query = image_features_get(image=image)
     try:
         # One more than asked: the image itself is usually its own nearest.
         nearest = shared_index().nearest(query, n + 1)

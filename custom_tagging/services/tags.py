@@ -21,7 +21,7 @@ from muses.collection.models import Image
 FORBIDDEN_TAG_CHARACTERS = "/,"
 
 
-def tag_name_validate(name: str) -> str:
+def tag_name_validate(*, name: str) -> str:
     """NFC-normalised name; any Unicode including inner spaces, but no '/' or ','."""
     name = unicodedata.normalize("NFC", name)
     if not name.strip():
@@ -63,7 +63,7 @@ def _is_invisible(character: str) -> bool:
 
 
 def tag_get(*, name: str) -> CustomTag:
-    name = tag_name_validate(name)
+    name = tag_name_validate(name=name)
     tag = CustomTag.objects.filter(name=name).first()
     if tag is None:
         raise errors.TagNotFound(f"No custom tag named {name!r}.")
@@ -71,12 +71,12 @@ def tag_get(*, name: str) -> CustomTag:
 
 
 def tag_get_or_create(*, name: str) -> CustomTag:
-    tag, _ = CustomTag.objects.get_or_create(name=tag_name_validate(name))
+    tag, _ = CustomTag.objects.get_or_create(name=tag_name_validate(name=name))
     return tag
 
 
 def tag_create(*, name: str, target_precision: float | None = None) -> CustomTag:
-    name = tag_name_validate(name)
+    name = tag_name_validate(name=name)
     with transaction.atomic():
         tag, created = CustomTag.objects.get_or_create(
             name=name, defaults={"target_precision": target_precision}
@@ -92,7 +92,7 @@ def tag_update(*, tag: CustomTag, target_precision: float | None) -> CustomTag:
     return tag
 
 
-def label_validate(label: str) -> str:
+def label_validate(*, label: str) -> str:
     if label not in Assignment.Label.values:
         raise errors.InvalidSampleType(
             f"The type must be 'positive' or 'negative', not {label[:50]!r}."
@@ -103,7 +103,7 @@ def label_validate(label: str) -> str:
 def assignment_set(*, image: Image, tag_name: str, label: str, user=None) -> Assignment:
     """Mark an image as a positive or negative example; a new name creates the tag and
     re-assigning switches the label."""
-    label = label_validate(label)
+    label = label_validate(label=label)
     tag = tag_get_or_create(name=tag_name)
     assignment, _ = Assignment.objects.update_or_create(
         tag=tag, image=image, defaults={"label": label, "assigned_by": user}
@@ -140,7 +140,7 @@ def tag_reset(*, tag: CustomTag) -> dict:
 def assignments_set_many(*, tag: CustomTag, images, label: str, user=None) -> int:
     """Mark every image of a queryset as a positive or negative example of the tag; one
     upsert per 500 images, re-labelling those already assigned."""
-    label = label_validate(label)
+    label = label_validate(label=label)
     rows = [
         Assignment(tag=tag, image_id=pk, label=label, assigned_by=user)
         for pk in images.values_list("pk", flat=True)

@@ -26,7 +26,7 @@ from custom_tagging.services.jobs import (
     job_start,
 )
 from custom_tagging.services.tags import tag_counts
-from custom_tagging.services.versions import version_create
+from custom_tagging.services.versions import LinearHead, version_create
 from muses.vision.store import (
     compatible_features,
     features_extract,
@@ -62,7 +62,7 @@ def tag_train_enqueue(*, tag: CustomTag, user=None) -> TrainingJob:
                 f"(task_id {running.task_id})."
             )
         job = TrainingJob.objects.create(tag=tag, tag_name=tag.name, requested_by=user)
-    job_enqueue(job, TRAIN_TASK, TRAIN_HOOK, task_name=f"train {tag.name}"[:100])
+    job_enqueue(job=job, func=TRAIN_TASK, hook=TRAIN_HOOK, task_name=f"train {tag.name}"[:100])
     job.refresh_from_db()
     return job
 
@@ -95,25 +95,25 @@ def tag_train(*, tag: CustomTag, job: TrainingJob | None = None) -> TagVersion:
         if job is not None:
             job_progress(model=TrainingJob, pk=job.pk, fraction=0.05 + 0.9 * fraction)
 
-    features, labels, digest = training_data(tag=tag)
+    features, labels, digest = training_data_get(tag=tag)
     progress(0.0)
     classifier = TagClassifier(target_precision=tag.target_precision).fit(
         features, labels, progress=progress
     )
-    return version_create(tag=tag, classifier=classifier, weights_digest=digest, job=job)
+    return version_create(tag=tag, head=LinearHead.of(classifier), weights_digest=digest, job=job)
 
 
-def training_data(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
+def training_data_get(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
     """(features, 0/1 labels, weights digest) of the tag's assigned images; features
     missing for imported images are computed first."""
     training_data_check(tag=tag)
     labels = dict(tag.assignments.values_list("image__image_id", "label"))
     index = shared_index()
-    found, features = vectors_lookup(index, list(labels))
+    found, features = vectors_lookup(index=index, image_ids=list(labels))
     if len(found) < len(labels):
         missing = images_missing_features(settings.MUSES_BACKBONE)
         features_extract(images=missing.filter(tag_assignments__tag=tag), backbone=backbone_get())
-        found, features = vectors_lookup(index, list(labels))
+        found, features = vectors_lookup(index=index, image_ids=list(labels))
     y = np.array([labels[i] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
     if y.sum() == 0 or y.sum() == len(y):
         raise errors.TrainingDataMissing(

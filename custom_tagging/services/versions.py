@@ -1,5 +1,8 @@
 """Trained versions of a tag: stored (numbered, activated), looked up and rolled back."""
 
+from dataclasses import dataclass
+
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -8,6 +11,7 @@ from django.utils import timezone
 from custom_tagging import exceptions as errors
 from custom_tagging.learning import TagClassifier
 from custom_tagging.models import (
+    COEF_DTYPE,
     CustomTag,
     JobState,
     TagVersion,
@@ -15,16 +19,41 @@ from custom_tagging.models import (
 )
 
 
+@dataclass(frozen=True)
+class LinearHead:
+    """What a version stores of a fitted classifier: a linear head on the raw features."""
+
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+    metrics: dict
+    positives: int
+    negatives: int
+
+    @classmethod
+    def of(cls, classifier: TagClassifier) -> "LinearHead":
+        return cls(
+            coef=classifier.coef_,
+            intercept=classifier.intercept_,
+            threshold=classifier.threshold_,
+            metrics=classifier.metrics_,
+            positives=classifier.positives_,
+            negatives=classifier.negatives_,
+        )
+
+
 def version_create(
     *,
     tag: CustomTag,
-    classifier: TagClassifier,
+    head: LinearHead,
     weights_digest: str,
+    backbone: str | None = None,
     job: TrainingJob | None = None,
     activate: bool = True,
 ) -> TagVersion:
-    """Store a fitted classifier as the tag's next version and activate it; with a job,
-    the job's success is part of the same transaction (a cancelled job leaves nothing)."""
+    """Store a head as the tag's next version (numbered under a lock on the tag) and
+    activate it; with a job, the job's success is part of the same transaction (a
+    cancelled job leaves nothing). The backbone defaults to the configured one."""
     with transaction.atomic():
         if CustomTag.objects.select_for_update().filter(pk=tag.pk).first() is None:
             raise errors.TagNotFound(f"The tag {tag.name!r} was reset during training.")
@@ -35,15 +64,15 @@ def version_create(
             tag=tag,
             number=number,
             is_active=activate,
-            backbone=settings.MUSES_BACKBONE,
+            backbone=backbone or settings.MUSES_BACKBONE,
             weights_digest=weights_digest,
-            feature_dim=len(classifier.coef_),
-            coef=classifier.coef_.astype("<f4").tobytes(),
-            intercept=classifier.intercept_,
-            threshold=classifier.threshold_,
-            metrics=classifier.metrics_,
-            positives=classifier.positives_,
-            negatives=classifier.negatives_,
+            feature_dim=len(head.coef),
+            coef=np.asarray(head.coef).astype(COEF_DTYPE).tobytes(),
+            intercept=head.intercept,
+            threshold=head.threshold,
+            metrics=head.metrics,
+            positives=head.positives,
+            negatives=head.negatives,
         )
         if job is not None and not _job_succeed(job=job, version=version):
             raise errors.JobCancelled()

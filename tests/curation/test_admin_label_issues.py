@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from custom_tagging.models import Assignment
 from custom_tagging.services.tags import tag_get
-from custom_tagging.services.training import training_data
+from custom_tagging.services.training import training_data_get
 from exporters.naive import muses_exporter_plugin as exporter
 from muses.collection.models import Image
 from tests.curation.conftest import RED
@@ -90,7 +90,7 @@ def test_flipping_makes_it_a_positive_that_training_uses(
     admin_client.post(fix, {"image_id": "red-marked-negative", "action": "flip", "next": url})
     assignment = Assignment.objects.get(tag=tag, image__image_id="red-marked-negative")
     assert assignment.label == "positive"
-    _, y, _ = training_data(tag=tag)
+    _, y, _ = training_data_get(tag=tag)
     assert int(y.sum()) == 9
     assert "red-marked-negative" not in card_ids(admin_client.get(url))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from custom_tagging.models import TagVersion
-from custom_tagging.services.features import stored_features
+from custom_tagging.services.features import image_features_get
 from muses.collection.models import Image
 
 # Moves every logit by this much: far more than the 4-decimal rounding of a score.
@@ -14,7 +14,7 @@ SHIFT = 1.5
 
 
 def expected_score(version: TagVersion, image_id: str) -> float:
-    features = stored_features(image=Image.objects.get(image_id=image_id))
+    features = image_features_get(image=Image.objects.get(image_id=image_id))
     logit = float(np.dot(features.astype(np.float64), version.coef_array()) + version.intercept)
     return 1 / (1 + math.exp(-logit))
 

@@ -141,7 +141,7 @@ def test_a_vector_of_another_family_than_the_configured_one_is_never_stored(
 
 def test_a_tag_trains_on_one_family_only(tiny_backbone, settings, make_image, bf16_not_adopted):
     from custom_tagging.models import Assignment, CustomTag
-    from custom_tagging.services.training import training_data
+    from custom_tagging.services.training import training_data_get
 
     tag = CustomTag.objects.create(name="red")
     images = [make_image(color=(250 - i * 40, i * 40, 0)) for i in range(4)]
@@ -151,7 +151,7 @@ def test_a_tag_trains_on_one_family_only(tiny_backbone, settings, make_image, bf
     use_engine(tiny_backbone, settings, "openvino", "fp32")
     features_extract(backbone=tiny_backbone)
     ImageFeature.objects.filter(image=images[0]).update(precision="bf16")  # another family
-    features, labels, _ = training_data(tag=tag)
+    features, labels, _ = training_data_get(tag=tag)
     assert len(features) == 4
     stored = ImageFeature.objects.get(image=images[0])
     assert stored.precision == "fp32"  # recomputed, not mixed in

@@ -10,7 +10,7 @@ from naive_classification.data import DatasetClassesMismatch
 from naive_classification.definitions import MODEL_BUILDERS, square_target_size
 from naive_classification.muses_cnn import NotReady
 from naive_classification.persistence import check_model_name
-from naive_classification.services import classifier_train, split_epochs
+from naive_classification.services import classifier_train, epochs_split
 
 WEIGHTS = {"imagenet": "imagenet", "none": None}
 TASK = "naive_classification.tasks.train_model_task"
@@ -74,7 +74,7 @@ class Command(BaseCommand):
         try:
             check_model_name(options["model_name"])
             square_target_size(options["target_size"])
-            split_epochs(self.epochs(options["epochs"]), options["fine_tuning"])
+            epochs_split(epochs=self.epochs(options["epochs"]), fine_tuning=options["fine_tuning"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         if options["model_type"] not in MODEL_BUILDERS:
