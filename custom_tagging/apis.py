@@ -66,6 +66,28 @@ class TagResultSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="The tag version that scored it.")
 
 
+class KeywordSerializer(serializers.Serializer):
+    keyword = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class NaiveResultSerializer(serializers.Serializer):
+    classes = serializers.DictField(
+        child=serializers.FloatField(), required=False, help_text="{class: probability}"
+    )
+    error = serializers.CharField(required=False, help_text="Why the classifier gave no answer.")
+
+
+class SuggestionSerializer(serializers.Serializer):
+    image_id = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class SimilarImageSerializer(serializers.Serializer):
+    image_id = serializers.CharField()
+    similarity = serializers.FloatField(help_text="Cosine similarity of the features.")
+
+
 class JobOutputSerializer(serializers.Serializer):
     """A training or library-prediction job as /status shows it."""
 
@@ -191,15 +213,14 @@ class AssignApi(StateChangingGetApi):
             image=image, tag_name=tag, label=sample_type, user=user_of(request)
         )
         counts = tag_counts(tag=assignment.tag)
-        return Response(
-            {
-                "image_id": image.image_id,
-                "tag": assignment.tag.name,
-                "type": assignment.label,
-                "positives": counts["positive"],
-                "negatives": counts["negative"],
-            }
-        )
+        reply = {
+            "image_id": image.image_id,
+            "tag": assignment.tag.name,
+            "type": assignment.label,
+            "positives": counts["positive"],
+            "negatives": counts["negative"],
+        }
+        return Response(self.OutputSerializer(reply).data)
 
     @extend_schema(operation_id="custom_assign_post", **doc)
     def post(self, request, image_id: str, sample_type: str, tag: str):
@@ -235,15 +256,13 @@ class TrainApi(StateChangingGetApi):
     @extend_schema(operation_id="custom_train", **doc)
     def get(self, request, tag: str):
         job = tag_train_enqueue(tag=tag_get(name=tag), user=user_of(request))
-        return Response(
-            {
-                "task_id": job.task_id,
-                "tag": job.tag_name,
-                "state": job.state,
-                "status_url": f"/status/{job.task_id}",
-            },
-            status=status.HTTP_202_ACCEPTED,
-        )
+        reply = {
+            "task_id": job.task_id,
+            "tag": job.tag_name,
+            "state": job.state,
+            "status_url": f"/status/{job.task_id}",
+        }
+        return Response(self.OutputSerializer(reply).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(operation_id="custom_train_post", **doc)
     def post(self, request, tag: str):
@@ -281,7 +300,7 @@ class TagResetApi(StateChangingGetApi):
 
     @extend_schema(operation_id="custom_delete", **doc)
     def get(self, request, tag: str):
-        return Response(tag_reset(tag=tag_get(name=tag)))
+        return Response(self.OutputSerializer(tag_reset(tag=tag_get(name=tag))).data)
 
     @extend_schema(operation_id="custom_delete_post", **doc)
     def post(self, request, tag: str):
@@ -316,7 +335,7 @@ class PredictUploadTagApi(PredictionUploadApi):
         data, name = uploaded_file(request)
         results = upload_predict(data=data, name=name, models=models)
         tag_name = models.tag_names[0]
-        return Response({"tag": tag_name, **results[tag_name]})
+        return Response(self.OutputSerializer({"tag": tag_name, **results[tag_name]}).data)
 
 
 class CustomResultsSerializer(serializers.Serializer):
@@ -337,7 +356,8 @@ class PredictUploadCustomApi(PredictionUploadApi):
     )
     def post(self, request):
         data, name = uploaded_file(request)
-        return Response({"custom": upload_predict(data=data, name=name)})
+        reply = {"custom": upload_predict(data=data, name=name)}
+        return Response(CustomResultsSerializer(reply).data)
 
 
 class PredictUploadAllApi(PredictionUploadApi):
@@ -345,11 +365,9 @@ class PredictUploadAllApi(PredictionUploadApi):
         class Meta:
             ref_name = "PredictUploadAllOutput"
 
-        imagenet_keywords = serializers.ListField(
-            child=serializers.DictField(), help_text="[{keyword, score}] from the backbone."
-        )
-        naive_classification = serializers.DictField(
-            required=False, help_text="{classes: {class: probability}} when a model is set."
+        imagenet_keywords = KeywordSerializer(many=True, help_text="From the backbone's head.")
+        naive_classification = NaiveResultSerializer(
+            required=False, help_text="When a naive model is configured (MUSES_NAIVE_MODEL_PATH)."
         )
 
     @extend_schema(
@@ -365,7 +383,7 @@ class PredictUploadAllApi(PredictionUploadApi):
     )
     def post(self, request):
         data, name = uploaded_file(request)
-        return Response(upload_predict_all(data=data, name=name))
+        return Response(self.OutputSerializer(upload_predict_all(data=data, name=name)).data)
 
 
 # --- predictions on stored images -----------------------------------------------------
@@ -385,7 +403,8 @@ class PredictImageApi(PredictionApi):
     )
     def get(self, request, image_id: str):
         image = image_get(image_id=image_id)
-        return Response({"image_id": image.image_id, "custom": image_predictions(image=image)})
+        reply = {"image_id": image.image_id, "custom": image_predictions(image=image)}
+        return Response(self.OutputSerializer(reply).data)
 
 
 class PredictImageTagApi(PredictionApi):
@@ -411,7 +430,8 @@ class PredictImageTagApi(PredictionApi):
         image = image_get(image_id=image_id)
         tag_name = models.tag_names[0]
         result = image_predictions(image=image, models=models)[tag_name]
-        return Response({"tag": tag_name, "image_id": image.image_id, **result})
+        reply = {"tag": tag_name, "image_id": image.image_id, **result}
+        return Response(self.OutputSerializer(reply).data)
 
 
 BatchInput = inline_serializer(
@@ -513,7 +533,7 @@ class SuggestApi(PredictionApi):
             ref_name = "SuggestOutput"
 
         tag = serializers.CharField()
-        suggestions = serializers.ListField(child=serializers.DictField())
+        suggestions = SuggestionSerializer(many=True)
 
     @extend_schema(
         operation_id="custom_suggest",
@@ -530,7 +550,8 @@ class SuggestApi(PredictionApi):
     def get(self, request, tag: str):
         n = int_param(request, "n", default=20, low=1, high=MAX_SUGGESTIONS)
         custom_tag = tag_get(name=tag)
-        return Response({"tag": custom_tag.name, "suggestions": tag_suggest(tag=custom_tag, n=n)})
+        reply = {"tag": custom_tag.name, "suggestions": tag_suggest(tag=custom_tag, n=n)}
+        return Response(self.OutputSerializer(reply).data)
 
 
 class SimilarApi(PredictionApi):
@@ -539,7 +560,7 @@ class SimilarApi(PredictionApi):
             ref_name = "SimilarOutput"
 
         image_id = serializers.CharField()
-        similar = serializers.ListField(child=serializers.DictField())
+        similar = SimilarImageSerializer(many=True)
 
     @extend_schema(
         operation_id="similar",
@@ -555,7 +576,8 @@ class SimilarApi(PredictionApi):
     def get(self, request, image_id: str):
         n = int_param(request, "n", default=10, low=1, high=MAX_SUGGESTIONS)
         image = image_get(image_id=image_id)
-        return Response({"image_id": image.image_id, "similar": image_similar(image=image, n=n)})
+        reply = {"image_id": image.image_id, "similar": image_similar(image=image, n=n)}
+        return Response(self.OutputSerializer(reply).data)
 
 
 # --- state ----------------------------------------------------------------------------
@@ -588,7 +610,7 @@ class StateSetApi(UploadApi):
     )
     def post(self, request):
         data, _ = uploaded_file(request, max_bytes=settings.MUSES_STATE_MAX_BYTES)
-        return Response(state_import(data=data))
+        return Response(self.OutputSerializer(state_import(data=data)).data)
 
 
 class StateGetApi(BaseApi):
