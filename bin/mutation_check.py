@@ -149,14 +149,14 @@ MUTANTS = [
     ),
     Mutant(
         "a job whose worker died is never reported",
-        "custom_tagging/services/jobs.py",
+        "muses/jobs/services.py",
         "if job.state != JobState.RUNNING or not _job_is_stale(job):",
         "if True:",
         JOB_TESTS,
     ),
     Mutant(
         "the worker never stamps the heartbeat",
-        "custom_tagging/services/jobs.py",
+        "muses/jobs/services.py",
         "heartbeat=timezone.now()",
         "state=JobState.RUNNING",
         ("tests/custom_tagging/test_redis_queue.py",),

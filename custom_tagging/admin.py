@@ -21,7 +21,6 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from custom_tagging import exceptions as errors
-from custom_tagging import workers
 from custom_tagging.models import (
     TAG_NAME_MAX_LENGTH,
     Assignment,
@@ -32,7 +31,6 @@ from custom_tagging.models import (
 )
 from custom_tagging.reports import pr_curve_cached
 from custom_tagging.services.images import image_get
-from custom_tagging.services.jobs import job_cancel, job_expire_if_stale
 from custom_tagging.services.predictions import image_predictions, tag_suggest
 from custom_tagging.services.tags import (
     assignment_set,
@@ -47,6 +45,8 @@ from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.services.versions import version_activate
 from muses.admin_site import action_form, action_form_page, image_admin_extend
 from muses.collection.models import Image
+from muses.jobs.admin import JobAdmin
+from muses.jobs.services import job_cancel, job_expire_if_stale
 from muses.vision.models import ImageFeature
 
 SUGGESTIONS = 12
@@ -521,43 +521,7 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-# --- jobs and assignments, for reference -------------------------------------------------
-
-
-@admin.action(description="Cancel the selected jobs", permissions=["change"])
-def cancel_jobs(modeladmin, request, queryset):
-    cancelled = 0
-    for job in queryset:
-        try:
-            job_cancel(task_id=job.task_id)
-            cancelled += 1
-        except APIException:
-            pass
-    modeladmin.message_user(request, f"{cancelled} jobs cancelled.", messages.SUCCESS)
-
-
-class JobAdmin(admin.ModelAdmin):
-    list_filter = ("state",)
-    search_fields = ("task_id",)
-    actions = [cancel_jobs]
-
-    def changelist_view(self, request, extra_context=None):
-        if problem := workers.waiting_jobs_problem():
-            self.message_user(request, f"Jobs are waiting: {problem}.", messages.WARNING)
-        return super().changelist_view(request, extra_context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        job = self.get_object(request, object_id)
-        if job is not None and (problem := workers.job_waiting_problem(job)):
-            self.message_user(request, f"This job is waiting: {problem}.", messages.WARNING)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Only the cancel action changes a job; the form stays read-only.
-        return obj is None and super().has_change_permission(request, obj)
+# --- jobs (on the admin base of muses.jobs) and assignments, for reference ------------
 
 
 @admin.register(TrainingJob)

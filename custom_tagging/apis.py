@@ -34,7 +34,6 @@ from custom_tagging.exceptions import InvalidQuery
 from custom_tagging.models import PredictionJob, TrainingJob
 from custom_tagging.scoring import render_batch_json
 from custom_tagging.services.images import image_get
-from custom_tagging.services.jobs import job_get
 from custom_tagging.services.predictions import (
     batch_predict,
     image_predictions,
@@ -54,7 +53,9 @@ from custom_tagging.services.tags import (
 )
 from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.state import state_export, state_import
-from custom_tagging.workers import job_waiting_problem
+from muses.jobs.services import job_get
+from muses.jobs.workers import job_waiting_problem
+from naive_classification.models import NaiveJob
 
 MAX_SUGGESTIONS = 1000
 
@@ -89,7 +90,8 @@ class SimilarImageSerializer(serializers.Serializer):
 
 
 class JobOutputSerializer(serializers.Serializer):
-    """A training or library-prediction job as /status shows it."""
+    """A job of any kind (training, library prediction, naive export or training) as
+    /status shows it."""
 
     task_id = serializers.CharField()
     kind = serializers.CharField()
@@ -106,6 +108,10 @@ class JobOutputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     rows = serializers.IntegerField(required=False)
     result_url = serializers.CharField(required=False, allow_null=True)
+    options = serializers.DictField(required=False, help_text="What a naive job was asked to do.")
+    result = serializers.DictField(
+        required=False, help_text="What a naive job made: the dataset, or the saved model."
+    )
     tag_deleted = serializers.BooleanField(required=False, help_text="The tag was deleted since.")
     warning = serializers.CharField(
         required=False,
@@ -143,6 +149,8 @@ class JobOutputSerializer(serializers.Serializer):
                 rows=job.rows,
                 result_url=f"/api/predictions/{job.task_id}/csv" if done else None,
             )
+        elif isinstance(job, NaiveJob):
+            data.update(options=job.options, result=job.result)
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
 

@@ -7,6 +7,14 @@ stores ``str(exc)`` as the job's error message.
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+# The job mechanism's own failures, raised by muses.jobs and named here with the others.
+from muses.jobs.exceptions import (  # noqa: F401
+    JobCancelled,
+    JobNotCancellable,
+    JobNotFound,
+    QueueUnavailable,
+)
+
 
 class MissingUpload(APIException):
     status_code = status.HTTP_400_BAD_REQUEST
@@ -110,24 +118,6 @@ class VersionIncompatible(APIException):
     default_code = "version_incompatible"
 
 
-class JobNotFound(APIException):
-    status_code = status.HTTP_404_NOT_FOUND
-    default_detail = "No task with this task_id."
-    default_code = "task_not_found"
-
-
-class JobNotCancellable(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Only a queued or running task can be cancelled."
-    default_code = "task_not_cancellable"
-
-
-class JobCancelled(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The task was cancelled."
-    default_code = "task_cancelled"
-
-
 class ResultNotReady(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The task has not finished successfully; there is no result to download."
@@ -156,12 +146,6 @@ class BackboneNotReady(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The feature backbone is not available."
     default_code = "backbone_unavailable"
-
-
-class QueueUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The job queue is not available."
-    default_code = "queue_unavailable"
 
 
 class FeaturesUnavailable(APIException):

@@ -1,19 +1,16 @@
-"""Custom tags, their labelled examples, trained versions and background jobs."""
-
-import uuid
+"""Custom tags, their labelled examples, trained versions and their jobs (on muses.jobs)."""
 
 import numpy as np
 from django.conf import settings
 from django.db import models
 
+# new_task_id: the historical migrations name it here.
+from muses.jobs.models import Job, new_task_id  # noqa: F401
+
 # Tag names travel as one URL path segment and as items of a comma-separated list
 # (`/custom/predict_batch?tags=a,b`), so '/' and ',' cannot be part of a name.
 TAG_NAME_MAX_LENGTH = 100
 COEF_DTYPE = "<f4"
-
-
-def new_task_id() -> str:
-    return uuid.uuid4().hex
 
 
 class CustomTag(models.Model):
@@ -96,48 +93,6 @@ class TagVersion(models.Model):
 
     def coef_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.coef), dtype=COEF_DTYPE).astype(np.float32)
-
-
-class JobState(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCESS = "success"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-
-
-UNFINISHED_STATES = (JobState.QUEUED, JobState.RUNNING)
-
-
-class Job(models.Model):
-    """Background work followed through `/status/<task_id>`."""
-
-    task_id = models.CharField(max_length=32, unique=True, default=new_task_id)
-    state = models.CharField(
-        max_length=10, choices=JobState.choices, default=JobState.QUEUED, db_index=True
-    )
-    progress = models.FloatField(default=0.0)
-    error = models.TextField(blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
-    # Stamped every few seconds by the worker running the job (not in sync mode): a job
-    # whose stamp stops lost its worker (SIGKILL, out of memory); see job_expire_if_stale.
-    heartbeat = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-        ordering = ["-created", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.task_id} {self.state}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.state not in UNFINISHED_STATES
 
 
 class TrainingJob(Job):

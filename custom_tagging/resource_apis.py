@@ -24,7 +24,6 @@ from custom_tagging.api_base import (
 from custom_tagging.apis import JobOutputSerializer
 from custom_tagging.models import Assignment, CustomTag, PredictionJob
 from custom_tagging.services.images import image_get
-from custom_tagging.services.jobs import job_cancel, job_get
 from custom_tagging.services.library import library_prediction_create, prediction_result_open
 from custom_tagging.services.tags import (
     assignment_delete,
@@ -38,6 +37,8 @@ from custom_tagging.services.tags import (
 from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.services.versions import version_activate, version_get
 from muses.collection.models import Image
+from muses.jobs.selectors import job_list
+from muses.jobs.services import job_cancel, job_get
 
 MAX_PAGE = 1000
 PAGE_PARAMETERS = [
@@ -250,7 +251,9 @@ class TagDetailApi(BaseApi):
 class AssignmentSerializer(serializers.ModelSerializer):
     image_id = serializers.CharField(source="image.image_id")
     tag = serializers.CharField(source="tag.name")
-    assigned_by = serializers.CharField(source="assigned_by.username", default=None)
+    assigned_by = serializers.CharField(
+        source="assigned_by.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = Assignment
@@ -392,17 +395,27 @@ class VersionActivateApi(BaseApi):
 class JobListApi(BaseApi):
     @extend_schema(
         operation_id="api_jobs_list",
-        summary="Training jobs, newest first",
+        summary="Jobs of every kind, newest first",
         parameters=[
             *PAGE_PARAMETERS,
             OpenApiParameter(
                 "state", str, description="queued, running, success, error or cancelled"
             ),
+            OpenApiParameter(
+                "kind",
+                str,
+                description="training, library_prediction, naive_export or naive_training",
+            ),
         ],
-        responses={200: paged(JobOutputSerializer), **COMMON_ERRORS},
+        responses={
+            200: paged(JobOutputSerializer),
+            400: error("Unknown state or kind."),
+            **COMMON_ERRORS,
+        },
     )
     def get(self, request):
-        rows = selectors.training_job_list(state=request.query_params.get("state") or None)
+        params = request.query_params
+        rows = job_list(state=params.get("state") or None, kind=params.get("kind") or None)
         return paginate(request, rows, JobOutputSerializer)
 
 

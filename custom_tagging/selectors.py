@@ -7,10 +7,8 @@ from custom_tagging import exceptions as errors
 from custom_tagging.models import (
     Assignment,
     CustomTag,
-    JobState,
     PredictionJob,
     TagVersion,
-    TrainingJob,
 )
 from muses.collection.models import Image
 
@@ -51,16 +49,6 @@ def assignment_list(*, tag: CustomTag, label: str | None = None) -> QuerySet[Ass
 
 def version_list(*, tag: CustomTag) -> QuerySet[TagVersion]:
     return tag.versions.order_by("-number")
-
-
-def training_job_list(*, state: str | None = None) -> QuerySet[TrainingJob]:
-    rows = TrainingJob.objects.select_related("version").order_by("-created", "-id")
-    if state is None:
-        return rows
-    if state not in JobState.values:
-        known = ", ".join(JobState.values)
-        raise errors.InvalidQuery(f"state must be one of {known}, not {state[:50]!r}.")
-    return rows.filter(state=state)
 
 
 def prediction_job_list() -> QuerySet[PredictionJob]:

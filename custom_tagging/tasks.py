@@ -6,9 +6,9 @@ services cannot: a task that django-q2 reports failed (timeout, crash outside ou
 """
 
 from custom_tagging.models import PredictionJob, TrainingJob
-from custom_tagging.services.jobs import job_task_failed
 from custom_tagging.services.library import library_prediction_run
 from custom_tagging.services.training import training_job_run
+from muses.jobs.services import job_task_failed
 
 
 def tag_train_task(job_pk: int) -> str:

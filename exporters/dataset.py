@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -34,6 +34,8 @@ MANIFEST_COLUMNS = [
     "split",
 ]
 SPLITS = ("train", "validation", "test")
+# Files written between two progress reports (a job notices a cancel at each).
+PROGRESS_EVERY = 50
 SPLIT_RATIOS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 
 
@@ -163,7 +165,12 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 
 def write_dataset(
-    entries: Sequence[DatasetEntry], root: Path, info: dict, *, progress: bool = True
+    entries: Sequence[DatasetEntry],
+    root: Path,
+    info: dict,
+    *,
+    progress: bool = True,
+    on_progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Write the dataset next to ``root`` and swap it in, so readers see the old dataset or
     the new one, never half of one."""
@@ -171,7 +178,7 @@ def write_dataset(
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-new-", dir=root.parent))
     try:
-        _write_files(entries, staging, progress)
+        _write_files(entries, staging, progress, on_progress)
         _write_manifest(entries, staging / MANIFEST_NAME)
         (staging / INFO_NAME).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         swap_in(staging, root)
@@ -181,8 +188,16 @@ def write_dataset(
     return root
 
 
-def _write_files(entries: Sequence[DatasetEntry], staging: Path, progress: bool) -> None:
-    for entry in tqdm(entries, desc="Writing dataset", unit="image", disable=not progress):
+def _write_files(
+    entries: Sequence[DatasetEntry],
+    staging: Path,
+    progress: bool,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    bar = tqdm(entries, desc="Writing dataset", unit="image", disable=not progress)
+    for done, entry in enumerate(bar):
+        if on_progress is not None and done % PROGRESS_EVERY == 0:
+            on_progress(done / len(entries))
         target = staging / entry.path
         target.parent.mkdir(parents=True, exist_ok=True)
         place_file(entry.source, target)

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_q",
     "muses.collection",
     "muses.vision",
+    "muses.jobs",
     "naive_classification",
     "custom_tagging",
     "publishing",
@@ -232,7 +233,7 @@ Q_CLUSTER = {
 }
 
 # django-q2 keeps its cluster stats in this cache, and each queue worker stamps there
-# whether it is busy (custom_tagging.workers): every process must share it. Redis when
+# whether it is busy (muses.jobs.workers): every process must share it. Redis when
 # there is one; otherwise a directory under var/ (one machine: the embedded profile).
 CACHES = {
     "default": (

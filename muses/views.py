@@ -4,8 +4,8 @@ from django.conf import settings
 from django.shortcuts import render
 
 from custom_tagging.models import CustomTag
-from custom_tagging.workers import queue_health
 from muses.collection.models import Image
+from muses.jobs.workers import queue_health
 
 
 def landing_counts() -> dict[str, int]:

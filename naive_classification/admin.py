@@ -15,11 +15,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
-from django_q.models import OrmQ, Task
-from django_q.tasks import async_task
+from rest_framework.exceptions import APIException
 
 from exporters.dataset import SPLITS
 from exporters.naive.labels import SKIP_AMBIGUOUS, SKIP_NO_MATCH, Label
@@ -30,7 +28,12 @@ from muses.admin_site import (
     admin_page_register,
     image_admin_extend,
 )
+from muses.jobs.admin import JobAdmin
+from muses.jobs.models import JobState
+from muses.jobs.services import job_cancel, job_expire_if_stale
 from naive_classification import definitions, services
+from naive_classification.jobs import classifier_train_enqueue, dataset_export_enqueue
+from naive_classification.models import NaiveJob
 from naive_classification.persistence import check_model_name
 from naive_classification.summaries import (
     PLOT_NAME_RE,
@@ -166,61 +169,45 @@ image_admin_extend(
 
 # --- the naive classification page: jobs --------------------------------------------------
 
-EXPORT_FUNC = "django.core.management.call_command"
-EXPORT_COMMAND = "muses_export_classification_data"
-TRAIN_FUNC = "naive_classification.tasks.train_model_task"
-TASK_PREFIX = "naive "
+RECENT_JOBS = 10
 
 
-def dataset_export_enqueue(*, max_images: int | None = None) -> str:
-    """Queue the naive exporter (the management command) as a django-q2 task."""
-    options = {"exporter": "naive", "verbosity": 0}
-    if max_images:
-        options["max_images"] = max_images
-    return async_task(EXPORT_FUNC, EXPORT_COMMAND, **options, task_name=f"{TASK_PREFIX}export")
+def naive_job_status(job: NaiveJob) -> dict:
+    """A job as the page's status poll reads it (the shape of /status/<task_id>)."""
+    return {
+        "task_id": job.task_id,
+        "kind": job.kind,
+        "name": job.name,
+        "state": job.state,
+        "progress": job.progress,
+        "error": job.error,
+        "result": job.result,
+        "finished": job.finished.isoformat() if job.finished else None,
+    }
 
 
-def classifier_train_enqueue(**job) -> str:
-    return async_task(TRAIN_FUNC, **job, task_name=f"{TASK_PREFIX}train {job['model_name']}"[:100])
+def recent_jobs() -> list[NaiveJob]:
+    """The page's jobs, newest first, each expired first if its worker is gone."""
+    return [job_expire_if_stale(job) for job in NaiveJob.objects.all()[:RECENT_JOBS]]
 
 
-def queue_task_state(task_id: str) -> dict:
-    """A django-q2 task's state: finished ones are in Task; the ORM broker's queue says
-    whether an unfinished one waits or was taken by a worker (Redis does not tell)."""
-    task = Task.objects.filter(id=task_id).first()
-    if task is not None:
-        return {
-            "task_id": task_id,
-            "name": task.name,
-            "state": "success" if task.success else "error",
-            "result": _result_text(task.result),
-            "error": "" if task.success else _result_text(task.result),
-            "finished": task.stopped.isoformat() if task.stopped else None,
-        }
-    return {"task_id": task_id, "state": _queued_state(task_id), "result": ""}
-
-
-def _queued_state(task_id: str) -> str:
-    for row in OrmQ.objects.order_by("-id")[:500]:
-        if row.task_id() == task_id:
-            return "running" if row.lock and row.lock > timezone.now() else "queued"
-    return "queued"
-
-
-def _result_text(result) -> str:
-    text = "" if result is None else str(result)
-    return text.split(" : Traceback")[0][:2000]
-
-
-def recent_tasks(limit: int = 10) -> list[dict]:
-    """The naive page's jobs: unfinished ones first (ORM broker only), then the latest."""
-    queued = [
-        {"task_id": row.task_id(), "name": row.name(), "state": _queued_state(row.task_id())}
-        for row in OrmQ.objects.order_by("-id")[:200]
-        if str(row.name() or "").startswith(TASK_PREFIX)
-    ]
-    done = Task.objects.filter(name__startswith=TASK_PREFIX).order_by("-stopped")[:limit]
-    return queued + [queue_task_state(task.id) for task in done]
+@admin.register(NaiveJob)
+class NaiveJobAdmin(JobAdmin):
+    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
+    list_filter = ("kind", "state")
+    readonly_fields = (
+        "task_id",
+        "kind",
+        "options",
+        "state",
+        "progress",
+        "error",
+        "result",
+        "requested_by",
+        "created",
+        "started",
+        "finished",
+    )
 
 
 # --- the naive classification page: views --------------------------------------------------
@@ -285,8 +272,8 @@ def _page_context(request, site, **extra) -> dict:
         "configured_value": value,
         "configured_path": resolved,
         "configured_problem": problem,
-        "tasks": recent_tasks(),
-        "watched": _watched_task(request),
+        "tasks": recent_jobs(),
+        "watched": _watched_job(request),
         "can_run_jobs": can_run_jobs(request.user),
         "train_form": extra.pop("train_form", None) or TrainForm(),
         "export_form": extra.pop("export_form", None) or ExportForm(),
@@ -295,14 +282,14 @@ def _page_context(request, site, **extra) -> dict:
     }
 
 
-def _watched_task(request) -> dict | None:
+def _watched_job(request) -> dict | None:
     """The job just queued from this page (?task=<id>), in its current state."""
-    task_id = request.GET.get("task", "")
-    if not task_id:
+    job = NaiveJob.objects.filter(task_id=request.GET.get("task", "")[:32]).first()
+    if job is None:
         return None
     return {
-        **queue_task_state(task_id),
-        "url": reverse("admin:naive_classification_task", args=[task_id]),
+        **naive_job_status(job_expire_if_stale(job)),
+        "url": reverse("admin:naive_classification_task", args=[job.task_id]),
     }
 
 
@@ -318,15 +305,18 @@ def naive_page_view(request, site):
 
 def _enqueue_and_watch(request, enqueue, what: str) -> HttpResponseRedirect:
     """Queue the job and come back to the page watching it. With a synchronous queue
-    (MUSES_Q_SYNC) the job runs right here, and its failure reaches us as an exception."""
+    (MUSES_Q_SYNC) the job ran right here, and its failure is on the job already."""
     page = reverse("admin:naive_classification")
     try:
-        task_id = enqueue()
-    except Exception as exc:
-        messages.error(request, f"{what} failed: {_result_text(str(exc))}")
+        job = enqueue(user=request.user)
+    except APIException as exc:  # the queue is not available
+        messages.error(request, f"{what} failed: {exc.detail}")
         return HttpResponseRedirect(page)
-    messages.success(request, f"{what} was queued.")
-    return HttpResponseRedirect(f"{page}?task={task_id}")
+    if job.state == JobState.ERROR:
+        messages.error(request, f"{what} failed: {job.error}")
+    else:
+        messages.success(request, f"{what} was queued.")
+    return HttpResponseRedirect(f"{page}?task={job.task_id}")
 
 
 def naive_export_view(request, site):
@@ -338,7 +328,7 @@ def naive_export_view(request, site):
         return TemplateResponse(request, "admin/naive_classification/page.html", context)
     return _enqueue_and_watch(
         request,
-        lambda: dataset_export_enqueue(max_images=form.cleaned_data["max_images"]),
+        lambda user: dataset_export_enqueue(max_images=form.cleaned_data["max_images"], user=user),
         "The dataset export",
     )
 
@@ -350,14 +340,33 @@ def naive_train_view(request, site):
     if not form.is_valid():
         context = _page_context(request, site, train_form=form)
         return TemplateResponse(request, "admin/naive_classification/page.html", context)
-    job = form.job()
+    options = form.job()
     return _enqueue_and_watch(
-        request, lambda: classifier_train_enqueue(**job), f"Training of {job['model_name']}"
+        request,
+        lambda user: classifier_train_enqueue(options=options, user=user),
+        f"Training of {options['model_name']}",
     )
 
 
 def naive_task_view(request, site, task_id: str):
-    return JsonResponse(queue_task_state(task_id))
+    job = NaiveJob.objects.filter(task_id=task_id[:32]).first()
+    if job is None:
+        return JsonResponse({"detail": f"No naive job with task_id {task_id[:64]!r}."}, status=404)
+    return JsonResponse(naive_job_status(job_expire_if_stale(job)))
+
+
+def naive_task_cancel_view(request, site, task_id: str):
+    if not can_run_jobs(request.user):
+        raise PermissionDenied
+    page = reverse("admin:naive_classification")
+    if not NaiveJob.objects.filter(task_id=task_id[:32]).exists():
+        raise Http404("No such naive job.")
+    try:
+        job = job_cancel(task_id=task_id)
+        messages.success(request, f"The {job.name} was cancelled.")
+    except APIException as exc:
+        messages.error(request, str(exc.detail))
+    return HttpResponseRedirect(f"{page}?task={task_id}")
 
 
 def naive_plot_view(request, site, filename: str):
@@ -381,6 +390,11 @@ def naive_urls(site) -> list:
         path(f"{base}train/", view(naive_train_view, True), name="naive_classification_train"),
         path(
             f"{base}tasks/<str:task_id>/", view(naive_task_view), name="naive_classification_task"
+        ),
+        path(
+            f"{base}tasks/<str:task_id>/cancel/",
+            view(naive_task_cancel_view, True),
+            name="naive_classification_task_cancel",
         ),
         path(
             f"{base}plots/<str:filename>", view(naive_plot_view), name="naive_classification_plot"

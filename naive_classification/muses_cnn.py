@@ -128,6 +128,7 @@ class MusesClassifier:
         self.learning_rate = TRANSFER_LEARNING_RATE
         self.decay = 0.0
         self.model = None
+        self.on_epoch = None  # called after every epoch of a fit (a job's progress)
         self.splits: dict[str, SplitData] | None = None
         self.weights: dict[int, float] = {}
         self.unfrozen_layers_ = 0
@@ -303,7 +304,7 @@ class MusesClassifier:
             epochs=epochs,
             validation_data=validation,
             verbose=0,
-            callbacks=[EpochProgress(epochs, "Transfer epochs", self.progress)],
+            callbacks=[EpochProgress(epochs, "Transfer epochs", self.progress, self.on_epoch)],
         )
         return result.history
 
@@ -330,7 +331,9 @@ class MusesClassifier:
                 epochs=epochs,
                 validation_data=validation,
                 verbose=0,
-                callbacks=[EpochProgress(epochs, "Fine-tuning epochs", self.progress)],
+                callbacks=[
+                    EpochProgress(epochs, "Fine-tuning epochs", self.progress, self.on_epoch)
+                ],
             )
         finally:
             self._cache.clear()  # the base changed: its cached features are stale

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,13 +54,17 @@ def classifier_train(
     weights: str | None = "imagenet",
     plot_performance: bool = False,
     progress: bool = True,
+    on_progress: Callable[[float], None] | None = None,
 ) -> TrainingResult:
     """Transfer learning, then (optionally) fine-tuning of the top of the base, with class
-    weights; saves one model named ``model_name`` and, if asked, its plots."""
+    weights; saves one model named ``model_name`` and, if asked, its plots.
+    ``on_progress`` hears the share of epochs done (raising there saves nothing)."""
     transfer_epochs, fine_epochs = epochs_split(epochs=epochs, fine_tuning=fine_tuning)
     classifier = setup_classifier(
         (target_size, target_size), model_type=model_type, weights=weights, progress=progress
     )
+    if on_progress is not None:
+        classifier.on_epoch = _epoch_counter(epochs, on_progress)
     classifier.unfreeze_layers(0)
     classifier.train_model(transfer_epochs, weighted=True, model_name=model_name)
     if fine_epochs:
@@ -71,6 +76,16 @@ def classifier_train(
     if plot_performance:
         plots.insert(0, classifier.plot_performance(Path(settings.MUSES_PLOT_DIR) / model_name))
     return TrainingResult(path, classifier.evaluation_, [p for p in plots if p.exists()])
+
+
+def _epoch_counter(epochs: int, on_progress: Callable[[float], None]) -> Callable[[], None]:
+    done = [0]
+
+    def epoch_done() -> None:
+        done[0] += 1
+        on_progress(0.95 * done[0] / epochs)  # saving the model is the rest
+
+    return epoch_done
 
 
 @dataclass

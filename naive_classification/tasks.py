@@ -1,26 +1,17 @@
-"""django-q2 tasks of the naive classifier (queued by dotted path)."""
+"""django-q2 tasks of the naive classifier: module-level functions taking primary keys,
+queued by dotted path. The service records every failure on the job and returns normally;
+the hook catches what it cannot (a timeout, a crash outside our code)."""
 
-from naive_classification.services import classifier_train
+from muses.jobs.services import job_task_failed
+from naive_classification.jobs import naive_job_run
+from naive_classification.models import NaiveJob
 
 
-def train_model_task(
-    model_name: str,
-    epochs: int,
-    fine_tuning: bool = False,
-    model_type: str = "vgg",
-    target_size: int = 128,
-    weights: str | None = "imagenet",
-    plot_performance: bool = False,
-) -> str:
-    """Train and save a model; returns the saved model's path."""
-    result = classifier_train(
-        model_name=model_name,
-        epochs=epochs,
-        fine_tuning=fine_tuning,
-        model_type=model_type,
-        target_size=target_size,
-        weights=weights,
-        plot_performance=plot_performance,
-        progress=False,
-    )
-    return str(result.model_path)
+def naive_job_task(job_pk: int) -> str:
+    job = naive_job_run(job_pk=job_pk)
+    return job.state if job is not None else "missing"
+
+
+def naive_job_hook(task) -> None:
+    if not task.success and task.args:
+        job_task_failed(model=NaiveJob, pk=task.args[0], result=task.result)

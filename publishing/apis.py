@@ -18,8 +18,8 @@ from custom_tagging.api_base import COMMON_ERRORS, BaseApi, error
 from custom_tagging.exceptions import InvalidQuery, JobNotFound
 from custom_tagging.models import PredictionJob
 from custom_tagging.services.images import image_get
-from custom_tagging.services.jobs import job_get
 from muses.collection.models import Image, Item
+from muses.jobs.services import job_get
 from publishing import records
 from publishing.annotations import annotation_page_build
 from publishing.exceptions import ItemNotFound

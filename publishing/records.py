@@ -17,9 +17,10 @@ from itertools import groupby
 
 import numpy as np
 
-from custom_tagging.models import JobState, PredictionJob
+from custom_tagging.models import PredictionJob
 from custom_tagging.services.library import prediction_result_open
 from muses.collection.models import Image
+from muses.jobs.models import JobState
 from publishing.exceptions import ExportFormatUnknown
 
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}

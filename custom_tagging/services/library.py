@@ -11,26 +11,18 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from custom_tagging import exceptions as errors
 from custom_tagging.learning import quantize
 from custom_tagging.models import (
-    JobState,
     PredictionJob,
 )
 from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
 from custom_tagging.services.features import backbone_get, shared_index
-from custom_tagging.services.jobs import (
-    error_message,
-    job_enqueue,
-    job_fail,
-    job_heartbeat,
-    job_progress,
-    job_start,
-)
 from custom_tagging.services.predictions import models_for_names
 from muses.collection.media import local_path
+from muses.jobs.models import JobState
+from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
 from muses.vision.index import FeatureIndex
 from muses.vision.store import (
     features_extract,
@@ -56,19 +48,7 @@ def library_prediction_create(*, tag_names: list[str] | None = None, user=None) 
 
 
 def library_prediction_run(*, job_pk: int) -> PredictionJob | None:
-    if not job_start(model=PredictionJob, pk=job_pk):
-        return PredictionJob.objects.filter(pk=job_pk).first()
-    job = PredictionJob.objects.get(pk=job_pk)
-    try:
-        with job_heartbeat(model=PredictionJob, pk=job.pk):
-            _library_predict(job)
-    except errors.JobCancelled:
-        pass
-    except Exception as exc:
-        logger.warning("library prediction %s failed: %s", job.task_id, exc)
-        job_fail(model=PredictionJob, pk=job.pk, message=error_message(exc))
-    job.refresh_from_db()
-    return job
+    return job_run(model=PredictionJob, pk=job_pk, work=_library_predict)
 
 
 def _library_predict(job: PredictionJob) -> None:
@@ -84,10 +64,9 @@ def _library_predict(job: PredictionJob) -> None:
         f"predictions/{job.task_id}.csv", index, total, models, job
     )
     with transaction.atomic():
-        done = PredictionJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
-            state=JobState.SUCCESS,
-            progress=1.0,
-            finished=timezone.now(),
+        done = job_succeed(
+            model=PredictionJob,
+            pk=job.pk,
             result=relative,
             rows=written,
             tag_names=models.tag_names,

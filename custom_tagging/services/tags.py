@@ -11,12 +11,11 @@ from django.utils import timezone
 from custom_tagging import exceptions as errors
 from custom_tagging.models import (
     TAG_NAME_MAX_LENGTH,
-    UNFINISHED_STATES,
     Assignment,
     CustomTag,
-    JobState,
 )
 from muses.collection.models import Image
+from muses.jobs.models import UNFINISHED_STATES, JobState
 
 FORBIDDEN_TAG_CHARACTERS = "/,"
 

@@ -9,24 +9,16 @@ from django.db import transaction
 from custom_tagging import exceptions as errors
 from custom_tagging.learning import TagClassifier
 from custom_tagging.models import (
-    UNFINISHED_STATES,
     Assignment,
     CustomTag,
     TagVersion,
     TrainingJob,
 )
 from custom_tagging.services.features import backbone_get, shared_index, vectors_lookup
-from custom_tagging.services.jobs import (
-    error_message,
-    job_enqueue,
-    job_expire_if_stale,
-    job_fail,
-    job_heartbeat,
-    job_progress,
-    job_start,
-)
 from custom_tagging.services.tags import tag_counts
 from custom_tagging.services.versions import LinearHead, version_create
+from muses.jobs.models import UNFINISHED_STATES
+from muses.jobs.services import job_enqueue, job_expire_if_stale, job_progress, job_run
 from muses.vision.store import (
     compatible_features,
     features_extract,
@@ -70,21 +62,13 @@ def tag_train_enqueue(*, tag: CustomTag, user=None) -> TrainingJob:
 def training_job_run(*, job_pk: int) -> TrainingJob | None:
     """Run a queued training; any failure ends in state 'error' with its message and the
     tag's previous version stays active."""
-    if not job_start(model=TrainingJob, pk=job_pk):
-        return TrainingJob.objects.filter(pk=job_pk).first()
-    job = TrainingJob.objects.select_related("tag").get(pk=job_pk)
-    try:
-        if job.tag is None:
-            raise errors.TagNotFound("The tag was reset before its training started.")
-        with job_heartbeat(model=TrainingJob, pk=job.pk):
-            tag_train(tag=job.tag, job=job)
-    except errors.JobCancelled:
-        pass
-    except Exception as exc:
-        logger.warning("training %s of %r failed: %s", job.task_id, job.tag_name, exc)
-        job_fail(model=TrainingJob, pk=job.pk, message=error_message(exc))
-    job.refresh_from_db()
-    return job
+    return job_run(model=TrainingJob, pk=job_pk, work=_training_work)
+
+
+def _training_work(job: TrainingJob) -> None:
+    if job.tag is None:
+        raise errors.TagNotFound("The tag was reset before its training started.")
+    tag_train(tag=job.tag, job=job)
 
 
 def tag_train(*, tag: CustomTag, job: TrainingJob | None = None) -> TagVersion:

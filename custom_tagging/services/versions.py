@@ -6,17 +6,16 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from custom_tagging import exceptions as errors
 from custom_tagging.learning import TagClassifier
 from custom_tagging.models import (
     COEF_DTYPE,
     CustomTag,
-    JobState,
     TagVersion,
     TrainingJob,
 )
+from muses.jobs.services import job_succeed
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def version_create(
             positives=head.positives,
             negatives=head.negatives,
         )
-        if job is not None and not _job_succeed(job=job, version=version):
+        if job is not None and not job_succeed(model=TrainingJob, pk=job.pk, version=version):
             raise errors.JobCancelled()
     return version
 
@@ -99,11 +98,3 @@ def version_activate(*, tag: CustomTag, number: int) -> TagVersion:
         TagVersion.objects.filter(pk=version.pk).update(is_active=True)
     version.refresh_from_db()
     return version
-
-
-def _job_succeed(*, job: TrainingJob, version: TagVersion) -> bool:
-    return bool(
-        TrainingJob.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
-            state=JobState.SUCCESS, progress=1.0, finished=timezone.now(), version=version
-        )
-    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import import_module
@@ -175,9 +176,11 @@ def do_export(
     dry_run: bool = False,
     out: TextIO | None = None,
     progress: bool = True,
+    on_progress: Callable[[float], None] | None = None,
 ) -> ExportReport:
     """Label, cap, split and (unless ``dry_run``) write the dataset, replacing the previous
-    one atomically; prints a per-class table to ``out``."""
+    one atomically; prints a per-class table to ``out``. ``on_progress`` hears the share
+    of files written (a job's progress point: raising there leaves the old dataset)."""
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be at least 1, not {max_images}")
     root = Path(output or settings.MUSES_DATASET_DIR)
@@ -193,5 +196,6 @@ def do_export(
             f"or check the class words in {settings.MUSES_NAIVE_DEFINITIONS}"
         )
     if not dry_run:
-        write_dataset(entries, root, dataset_info(entries, max_images), progress=progress)
+        info = dataset_info(entries, max_images)
+        write_dataset(entries, root, info, progress=progress, on_progress=on_progress)
     return report

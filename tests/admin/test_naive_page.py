@@ -1,19 +1,20 @@
-"""The naive classification page: the exported dataset, export and training jobs (django-q2),
-and the trained models with their plots, the configured one marked."""
+"""The naive classification page: the exported dataset, export and training jobs (on the one
+job mechanism, muses.jobs), and the trained models with their plots, the configured one
+marked."""
 
 import json
 import zipfile
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
-from django_q.models import Task
 
 from exporters.naive import muses_exporter_plugin as exporter
-from naive_classification import admin as naive_admin
+from naive_classification import tasks
+from naive_classification.models import NaiveJob
 
 pytestmark = pytest.mark.django_db
 URL = reverse("admin:naive_classification")
+ASYNC_TASK = "muses.jobs.services.async_task"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 
 
@@ -104,8 +105,9 @@ def test_export_dataset_queues_a_task_that_writes_the_dataset(admin_client, fold
     response = admin_client.post(reverse("admin:naive_classification_export"))
     task_id = response.url.split("task=")[1]
     assert (folders / "dataset" / "manifest.csv").is_file()
-    task = Task.objects.get(id=task_id)
-    assert task.success and task.name == "naive export"
+    job = NaiveJob.objects.get(task_id=task_id)
+    assert job.state == "success" and job.kind == "naive_export"
+    assert job.result["images"] > 0 and job.progress == 1.0
     page = admin_client.get(response.url).content.decode()
     assert 'data-testid="dataset-table"' in page
     assert f'data-status-url="{reverse("admin:naive_classification_task", args=[task_id])}"' in page
@@ -114,37 +116,40 @@ def test_export_dataset_queues_a_task_that_writes_the_dataset(admin_client, fold
 def test_a_failed_export_shows_its_message(admin_client, folders):
     response = admin_client.post(reverse("admin:naive_classification_export"), follow=True)
     assert "The dataset export failed: No image got a class" in response.content.decode()
+    assert NaiveJob.objects.get().state == "error"
 
 
 def test_task_status_reports_a_failed_task_as_an_error_with_its_message(admin_client):
-    Task.objects.create(
-        id="f" * 32,
-        name="naive export",
-        func="x",
-        started=timezone.now(),
-        stopped=timezone.now(),
-        success=False,
-        result="Boom : Traceback (most recent call last)",
-    )
-    status = admin_client.get(reverse("admin:naive_classification_task", args=["f" * 32])).json()
+    job = NaiveJob.objects.create(kind="naive_export", state="running")
+
+    class FailedTask:
+        success = False
+        args = (job.pk,)
+        result = "Boom : Traceback (most recent call last)"
+
+    tasks.naive_job_hook(FailedTask())
+    url = reverse("admin:naive_classification_task", args=[job.task_id])
+    status = admin_client.get(url).json()
     assert status["state"] == "error" and status["error"] == "Boom"
 
 
-def test_task_status_of_an_unknown_task_is_queued(admin_client):
-    status = admin_client.get(reverse("admin:naive_classification_task", args=["a" * 32])).json()
-    assert status["state"] == "queued"
+def test_task_status_of_an_unknown_task_is_not_found(admin_client):
+    response = admin_client.get(reverse("admin:naive_classification_task", args=["a" * 32]))
+    assert response.status_code == 404 and "No naive job" in response.json()["detail"]
 
 
 def test_the_export_respects_the_cap_per_class(admin_client, folders, collection, monkeypatch):
     queued = []
-    monkeypatch.setattr(naive_admin, "async_task", lambda *a, **kw: queued.append((a, kw)) or "t1")
+    monkeypatch.setattr(ASYNC_TASK, lambda *a, **kw: queued.append((a, kw)))
     admin_client.post(reverse("admin:naive_classification_export"), {"max_images": "3"})
-    assert queued[0][1]["max_images"] == 3 and queued[0][1]["exporter"] == "naive"
+    job = NaiveJob.objects.get()
+    assert job.options["max_images"] == 3 and job.options["exporter"] == "naive"
+    assert queued[0][0] == ("naive_classification.tasks.naive_job_task", job.pk)
 
 
 def test_train_queues_the_training_task_with_the_forms_options(admin_client, folders, monkeypatch):
     queued = []
-    monkeypatch.setattr(naive_admin, "async_task", lambda *a, **kw: queued.append((a, kw)) or "t2")
+    monkeypatch.setattr(ASYNC_TASK, lambda *a, **kw: queued.append((a, kw)))
     form = {
         "model_name": "trial_1",
         "model_type": "efficientnet_lite0",
@@ -154,10 +159,12 @@ def test_train_queues_the_training_task_with_the_forms_options(admin_client, fol
         "target_size": "96",
     }
     response = admin_client.post(reverse("admin:naive_classification_train"), form)
-    assert response.status_code == 302 and response.url.endswith("?task=t2")
+    job = NaiveJob.objects.get()
+    assert response.status_code == 302 and response.url.endswith(f"?task={job.task_id}")
     args, options = queued[0]
-    assert args == ("naive_classification.tasks.train_model_task",)
-    assert options == {
+    assert args == ("naive_classification.tasks.naive_job_task", job.pk)
+    assert job.kind == "naive_training" and job.state == "queued"
+    assert job.options == {
         "model_name": "trial_1",
         "model_type": "efficientnet_lite0",
         "weights": None,
@@ -165,12 +172,24 @@ def test_train_queues_the_training_task_with_the_forms_options(admin_client, fol
         "fine_tuning": True,
         "target_size": 96,
         "plot_performance": False,
-        "task_name": "naive train trial_1",
     }
+    assert options["task_name"] == "naive training of trial_1"
+
+
+def test_a_queued_job_is_listed_on_the_page_and_can_be_cancelled(admin_client, folders):
+    job = NaiveJob.objects.create(kind="naive_training", options={"model_name": "m1"})
+    page = admin_client.get(URL).content.decode()
+    assert f'data-task-id="{job.task_id}"' in page and "training of m1" in page
+    cancel = reverse("admin:naive_classification_task_cancel", args=[job.task_id])
+    admin_client.post(cancel)
+    job.refresh_from_db()
+    assert job.state == "cancelled"
+    again = admin_client.post(cancel, follow=True).content.decode()
+    assert "The task is already cancelled; it cannot be cancelled." in again
 
 
 def test_train_refuses_an_invalid_model_name(admin_client, folders, monkeypatch):
-    monkeypatch.setattr(naive_admin, "async_task", pytest.fail)
+    monkeypatch.setattr(ASYNC_TASK, pytest.fail)
     form = {
         "model_name": "../x",
         "model_type": "vgg",
@@ -183,7 +202,7 @@ def test_train_refuses_an_invalid_model_name(admin_client, folders, monkeypatch)
 
 
 def test_fine_tuning_in_one_epoch_is_refused(admin_client, folders, monkeypatch):
-    monkeypatch.setattr(naive_admin, "async_task", pytest.fail)
+    monkeypatch.setattr(ASYNC_TASK, pytest.fail)
     form = {
         "model_name": "m",
         "model_type": "vgg",

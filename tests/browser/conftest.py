@@ -160,5 +160,5 @@ def job_queue(monkeypatch):
                 import_string(func)(*args)
 
     queue = Queue()
-    monkeypatch.setattr("custom_tagging.services.jobs.async_task", queue.async_task)
+    monkeypatch.setattr("muses.jobs.services.async_task", queue.async_task)
     return queue

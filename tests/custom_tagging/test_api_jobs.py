@@ -3,8 +3,8 @@
 from unittest import mock
 
 from custom_tagging.models import TrainingJob
-from custom_tagging.services.jobs import job_cancel, job_progress
 from custom_tagging.services.training import training_job_run
+from muses.jobs.services import job_cancel, job_progress
 
 
 def test_training_through_the_rest_api_returns_the_job(api, labelled_tag):
@@ -25,7 +25,7 @@ def test_jobs_are_listed_and_filtered_by_state(api, labelled_tag):
 
 def test_a_running_job_cancelled_midway_leaves_no_version(api, labelled_tag):
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task"):
+    with mock.patch("muses.jobs.services.async_task"):
         task_id = api.post("/api/tags/red/train").json()["task_id"]
     job = TrainingJob.objects.get(task_id=task_id)
     real_progress = job_progress

@@ -42,7 +42,7 @@ def test_no_trained_tag_is_409_and_unknown_tags_404(api, labelled_tag):
 
 def test_the_csv_of_an_unfinished_job_is_409(api, trained_tag):
     trained_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task"):
+    with mock.patch("muses.jobs.services.async_task"):
         task_id = api.post("/api/predictions", {}, format="json").json()["task_id"]
     assert api.get(f"/api/predictions/{task_id}/csv").status_code == 409
     assert api.get("/api/predictions/nope/csv").status_code == 404

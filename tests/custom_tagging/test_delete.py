@@ -34,7 +34,7 @@ def test_resetting_cancels_a_queued_training(api, labelled_tag):
     from unittest import mock
 
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task"):
+    with mock.patch("muses.jobs.services.async_task"):
         task_id = api.get("/custom/train/red").json()["task_id"]
     api.get("/custom/delete/red")
     assert TrainingJob.objects.get(task_id=task_id).state == "cancelled"

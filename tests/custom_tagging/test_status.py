@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from custom_tagging import tasks
 from custom_tagging.models import CustomTag, TrainingJob
-from custom_tagging.services.jobs import job_heartbeat
+from muses.jobs.services import job_heartbeat
 
 
 def test_a_finished_training_shows_state_progress_timestamps_and_metrics(api, labelled_tag):
@@ -63,7 +63,7 @@ def test_the_hook_leaves_a_successful_job_alone(api, labelled_tag):
 
 def test_a_job_cancelled_while_queued_never_runs(api, labelled_tag):
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task"):
+    with mock.patch("muses.jobs.services.async_task"):
         task_id = api.get("/custom/train/red").json()["task_id"]
     assert api.post(f"/api/jobs/{task_id}/cancel").status_code == 200
     job = TrainingJob.objects.get(task_id=task_id)
@@ -77,7 +77,7 @@ def test_status_needs_a_token(anonymous):
 
 
 def test_a_task_for_a_job_that_never_appears_gives_up_quietly(db, settings, monkeypatch):
-    from custom_tagging.services import jobs
+    from muses.jobs import services as jobs
 
     monkeypatch.setattr(jobs, "JOB_ROW_WAIT_S", 0.3)
     assert tasks.tag_train_task(987654) == "missing"

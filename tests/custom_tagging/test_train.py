@@ -88,7 +88,7 @@ def test_a_failed_training_keeps_the_previous_version_and_reports_the_error(api,
 
 def test_a_second_training_while_one_is_queued_is_refused(api, labelled_tag):
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task"):
+    with mock.patch("muses.jobs.services.async_task"):
         first = api.get("/custom/train/red").json()
     assert first["state"] == "queued"
     response = api.get("/custom/train/red")
@@ -98,7 +98,7 @@ def test_a_second_training_while_one_is_queued_is_refused(api, labelled_tag):
 
 def test_the_job_is_visible_as_queued_as_soon_as_train_returns(api, labelled_tag):
     labelled_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task") as enqueue:
+    with mock.patch("muses.jobs.services.async_task") as enqueue:
         body = api.get("/custom/train/red").json()
     job = TrainingJob.objects.get(task_id=body["task_id"])
     enqueue.assert_called_once_with(

@@ -15,7 +15,7 @@ from django_q.signing import SignedPackage
 from django_q.status import Stat, Status
 
 from custom_tagging.models import CustomTag, TrainingJob
-from custom_tagging.workers import _stamp_key
+from muses.jobs.workers import _stamp_key
 
 START_QCLUSTER = "no worker is running: start `manage.py qcluster`"
 

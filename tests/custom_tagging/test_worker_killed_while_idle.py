@@ -18,7 +18,7 @@ ENQUEUE = """
 import io
 from PIL import Image as P
 from muses.collection.services import image_store
-from custom_tagging.services.jobs import job_get
+from muses.jobs.services import job_get
 from custom_tagging.services.tags import assignment_set, tag_get, tag_get_or_create
 from custom_tagging.services.training import tag_train_enqueue
 def jpeg(c):
@@ -30,7 +30,7 @@ for i, label in enumerate(["positive", "negative"]):
 print("task", tag_train_enqueue(tag=tag).task_id)
 """
 STATUS = """
-from custom_tagging.services.jobs import job_get
+from muses.jobs.services import job_get
 from custom_tagging.services.tags import assignment_set, tag_get, tag_get_or_create
 from custom_tagging.services.training import tag_train_enqueue
 job = job_get(task_id="{task_id}")

@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 
+from naive_classification.models import NaiveJob
 from naive_classification.persistence import read_metadata
 from tests.naive_classification.conftest import TINY
 
@@ -40,6 +41,37 @@ def test_export_prints_the_table_and_writes_the_dataset(egyptian_items, settings
     out = run("muses_export_classification_data", exporter="naive", max_images=2)
     assert "total" in out and "Writing 20 images" in out
     assert (tmp_path / "dataset" / "manifest.csv").exists()
+
+
+def test_export_async_queues_a_job_that_writes_the_dataset(egyptian_items, settings, tmp_path):
+    settings.MUSES_DATASET_DIR = tmp_path / "dataset"
+    out = run("muses_export_classification_data", "--exporter", "naive", "--async")
+    job = NaiveJob.objects.get()
+    assert f"task {job.task_id}" in out and job.kind == "naive_export"
+    assert job.state == "success" and job.result["images"] == 30
+    assert (tmp_path / "dataset" / "manifest.csv").exists()
+
+
+def test_an_export_cancelled_midway_leaves_the_previous_dataset(egyptian_items, settings, tmp_path):
+    settings.MUSES_DATASET_DIR = tmp_path / "dataset"
+    run("muses_export_classification_data", exporter="naive", max_images=1)
+    before = (tmp_path / "dataset" / "manifest.csv").read_text()
+
+    def cancel(**kwargs):
+        NaiveJob.objects.update(state="cancelled")
+        raise_if_cancelled(**kwargs)
+
+    from muses.jobs.services import job_progress as raise_if_cancelled
+
+    with mock.patch("naive_classification.jobs.job_progress", cancel):
+        out = run("muses_export_classification_data", "--exporter", "naive", "--async")
+    assert "now cancelled" in out
+    assert (tmp_path / "dataset" / "manifest.csv").read_text() == before
+
+
+def test_export_async_refuses_a_dry_run(db):
+    with pytest.raises(CommandError, match="drop --async"):
+        run("muses_export_classification_data", "--exporter", "naive", "--async", "--dry-run")
 
 
 def test_export_dry_run_writes_nothing(egyptian_items, settings, tmp_path):
@@ -99,14 +131,16 @@ def test_training_with_unavailable_vgg_weights_says_where_to_put_them(with_datas
         train("--epochs", "1", "--target-size", str(TINY))
 
 
+@pytest.mark.django_db
 def test_training_async_queues_the_task_and_prints_its_id(with_dataset):
-    with mock.patch("django_q.tasks.async_task", return_value="abc123") as queue:
+    with mock.patch("muses.jobs.services.async_task") as queue:
         out = train("--epochs", "4", "--fine-tuning", "--async", "--weights", "none")
-    assert "task abc123" in out
-    (path,) = queue.call_args.args
-    assert path == "naive_classification.tasks.train_model_task"
-    assert queue.call_args.kwargs["epochs"] == 4
-    assert queue.call_args.kwargs["weights"] is None
+    job = NaiveJob.objects.get()
+    assert f"task {job.task_id}" in out and job.kind == "naive_training"
+    path, pk = queue.call_args.args
+    assert path == "naive_classification.tasks.naive_job_task" and pk == job.pk
+    assert job.options["epochs"] == 4
+    assert job.options["weights"] is None
 
 
 @pytest.mark.django_db
@@ -130,6 +164,30 @@ def test_the_queued_task_trains_transfer_then_fine_tuning_and_saves(with_dataset
     saved = read_metadata(settings.MUSES_MODEL_DIR / "queued.keras")
     assert [p["phase"] for p in saved["history"]] == ["transfer", "fine-tuning"]
     assert (settings.MUSES_PLOT_DIR / "queued.png").exists()
+    job = NaiveJob.objects.get()
+    assert job.state == "success" and job.progress == 1.0
+    assert job.result["model_path"] == str(settings.MUSES_MODEL_DIR / "queued.keras")
+
+
+@pytest.mark.django_db
+def test_a_training_cancelled_after_its_first_epoch_saves_no_model(with_dataset, settings):
+    from muses.jobs import services as jobs
+
+    real_progress = jobs.job_progress
+
+    def cancel_at_the_first_epoch(**kwargs):
+        NaiveJob.objects.update(state="cancelled")
+        real_progress(**kwargs)
+
+    with mock.patch("naive_classification.jobs.job_progress", cancel_at_the_first_epoch):
+        out = run(
+            "muses_train_model",
+            *("--model-name", "never_saved", "--epochs", "3", "--target-size", str(TINY)),
+            *("--weights", "none", "--async"),
+        )
+    assert "now cancelled" in out
+    assert not (settings.MUSES_MODEL_DIR / "never_saved.keras").exists()
+    assert NaiveJob.objects.get().result == {}
 
 
 @pytest.mark.django_db

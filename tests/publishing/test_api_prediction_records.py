@@ -73,7 +73,7 @@ def test_json_lines_give_the_same_records(api, trained_tag, add_image, museum_ob
 
 def test_an_unfinished_job_is_409_and_unknown_ones_404(api, trained_tag):
     trained_tag("red")
-    with mock.patch("custom_tagging.services.jobs.async_task"):
+    with mock.patch("muses.jobs.services.async_task"):
         task_id = api.post("/api/predictions", {}, format="json").json()["task_id"]
     assert api.get(f"/api/predictions/{task_id}/records.csv").status_code == 409
     assert api.get("/api/predictions/nope/records.csv").status_code == 404

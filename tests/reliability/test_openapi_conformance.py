@@ -63,6 +63,23 @@ def wsgi_app(token, trained_red):
 
 
 @pytest.fixture
+def jobs_of_every_kind(db):
+    """One job of each kind, so /api/jobs answers rows of every shape the schema documents."""
+    from custom_tagging.models import PredictionJob, TrainingJob
+    from naive_classification.models import NaiveJob
+
+    TrainingJob.objects.create(tag_name="red", state="error", error="Boom")
+    PredictionJob.objects.create(tag_names=["red"])
+    NaiveJob.objects.create(kind="naive_export", options={"exporter": "naive"})
+    NaiveJob.objects.create(
+        kind="naive_training",
+        options={"model_name": "m1"},
+        state="success",
+        result={"model_path": "/models/m1.keras", "accuracy": 0.5},
+    )
+
+
+@pytest.fixture
 def token(api, user) -> str:
     from rest_framework.authtoken.models import Token
 
@@ -78,6 +95,8 @@ def token(api, user) -> str:
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
-def test_no_generated_request_gets_a_5xx_or_an_undocumented_response(case, wsgi_app, token):
+def test_no_generated_request_gets_a_5xx_or_an_undocumented_response(
+    case, jobs_of_every_kind, wsgi_app, token
+):
     response = case.call(headers={"Authorization": f"Token {token}"})
     case.validate_response(response, checks=CHECKS)

@@ -1,8 +1,10 @@
 import argparse
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from exporters import NothingToExport, UnknownExporter, exporter_names, get_exporter
+from naive_classification.jobs import dataset_export_enqueue
 
 
 def positive_int(text: str) -> int:
@@ -38,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Label and count, but write nothing."
         )
+        parser.add_argument(
+            "--async",
+            action="store_true",
+            dest="run_async",
+            help="Queue the export as a job (on the admin page and at /status) and print its id.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -45,6 +53,9 @@ class Command(BaseCommand):
         except UnknownExporter as exc:
             raise CommandError(str(exc)) from None
         kwargs = {} if options["max_images"] is None else {"max_images": options["max_images"]}
+        if options["run_async"]:
+            self.enqueue(options)
+            return
         try:
             exporter.do_export(
                 **kwargs,
@@ -55,3 +66,17 @@ class Command(BaseCommand):
             )
         except NothingToExport as exc:
             raise CommandError(str(exc)) from None
+
+    def enqueue(self, options) -> None:
+        if options["dry_run"]:
+            raise CommandError("--dry-run only prints what an export would write: drop --async")
+        output = str(Path(options["output"]).resolve()) if options["output"] else None
+        job = dataset_export_enqueue(
+            exporter=options["exporter"], max_images=options["max_images"], output=output
+        )
+        self.stdout.write(
+            f"queued the {options['exporter']} export: task {job.task_id} "
+            f"(now {job.state}; follow it at /status/{job.task_id})"
+        )
+        if job.state == "error":
+            raise CommandError(f"the export failed: {job.error}")

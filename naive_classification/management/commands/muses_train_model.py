@@ -8,12 +8,12 @@ from exporters.dataset import DatasetMissing, manifest_path
 from muses.vision.backbones import BackboneUnavailable
 from naive_classification.data import DatasetClassesMismatch
 from naive_classification.definitions import MODEL_BUILDERS, square_target_size
+from naive_classification.jobs import classifier_train_enqueue
 from naive_classification.muses_cnn import NotReady
 from naive_classification.persistence import check_model_name
 from naive_classification.services import classifier_train, epochs_split
 
 WEIGHTS = {"imagenet": "imagenet", "none": None}
-TASK = "naive_classification.tasks.train_model_task"
 
 
 class Command(BaseCommand):
@@ -51,16 +51,19 @@ class Command(BaseCommand):
             "--async",
             action="store_true",
             dest="run_async",
-            help="Queue the training as a django-q2 task and print its id.",
+            help="Queue the training as a job (on the admin page and at /status) and print its id.",
         )
 
     def handle(self, *args, **options):
         job = self.validated(options)
         if options["run_async"]:
-            from django_q.tasks import async_task
-
-            task_id = async_task(TASK, **job, task_name=f"train {job['model_name']}")
-            self.stdout.write(f"queued training of {job['model_name']}: task {task_id}")
+            queued = classifier_train_enqueue(options=job)
+            self.stdout.write(
+                f"queued training of {job['model_name']}: task {queued.task_id} "
+                f"(now {queued.state}; follow it at /status/{queued.task_id})"
+            )
+            if queued.state == "error":
+                raise CommandError(f"the training failed: {queued.error}")
             return
         try:
             with evaluation_not_logged():

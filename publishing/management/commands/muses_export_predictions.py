@@ -6,7 +6,7 @@ from rest_framework.exceptions import APIException
 from tqdm import tqdm
 
 from custom_tagging.models import PredictionJob
-from custom_tagging.services.jobs import job_get
+from muses.jobs.services import job_get
 from publishing.records import FORMATS, latest_prediction_job, predictions_export
 
 

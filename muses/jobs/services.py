@@ -1,10 +1,15 @@
-"""Background jobs (training, library prediction): started, reported, cancelled, heartbeats and
-staleness.
+"""The job mechanism every background task uses: queue a job's task, start it, report
+progress (where a cancel is noticed), succeed or fail, stamp heartbeats from a worker, and
+tell a job whose worker died or that no worker takes (staleness and expiry).
+
+A concrete job model extends :class:`muses.jobs.models.Job`; its task calls
+:func:`job_run` with the work to do.
 """
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -13,17 +18,11 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from custom_tagging import exceptions as errors
-from custom_tagging.models import (
-    UNFINISHED_STATES,
-    JobState,
-    PredictionJob,
-    TrainingJob,
-)
-from custom_tagging.workers import job_is_unserved
+from muses.jobs import exceptions as errors
+from muses.jobs.models import UNFINISHED_STATES, Job, JobState, job_models
+from muses.jobs.workers import job_is_unserved
 
 logger = logging.getLogger(__name__)
-
 
 # A running job older than the queue's timeout plus this margin lost its worker.
 STALE_MARGIN_S = 120
@@ -31,7 +30,9 @@ STALE_MARGIN_S = 120
 JOB_ROW_WAIT_S = 10.0
 
 
-def job_enqueue(*, job, func: str, hook: str, task_name: str) -> None:
+def job_enqueue(*, job: Job, func: str, hook: str, task_name: str) -> None:
+    """Queue the job's django-q2 task (``func(job.pk)``, then ``hook(task)``); a broker
+    that is down fails the job at once and answers 503."""
     try:
         async_task(func, job.pk, hook=hook, task_name=task_name)
     except Exception as exc:  # the broker is down: the job must not wait forever
@@ -43,11 +44,9 @@ def error_message(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-JOB_MODELS = (TrainingJob, PredictionJob)
-
-
-def job_get(*, task_id: str) -> TrainingJob | PredictionJob:
-    for model in JOB_MODELS:
+def job_get(*, task_id: str) -> Job:
+    """The job of any kind with this task id, expired first if its worker is gone."""
+    for model in job_models():
         job = model.objects.filter(task_id=task_id).first()
         if job is not None:
             return job_expire_if_stale(job)
@@ -77,13 +76,41 @@ def job_progress(*, model, pk: int, fraction: float) -> None:
         raise errors.JobCancelled()
 
 
+def job_run(*, model: type[Job], pk: int, work: Callable[[Job], None]) -> Job | None:
+    """Run a queued job's work with heartbeats: a cancel seen at a progress point ends it
+    quietly, any other failure ends it in state 'error' with its message. The work
+    records the job's success itself (with job_succeed), atomically with its result."""
+    if not job_start(model=model, pk=pk):
+        return model.objects.filter(pk=pk).first()
+    job = model.objects.get(pk=pk)
+    try:
+        with job_heartbeat(model=model, pk=pk):
+            work(job)
+    except errors.JobCancelled:
+        pass
+    except Exception as exc:
+        logger.warning("%s job %s failed: %s", model.__name__, job.task_id, exc)
+        job_fail(model=model, pk=pk, message=error_message(exc))
+    job.refresh_from_db()
+    return job
+
+
+def job_succeed(*, model: type[Job], pk: int, **fields) -> bool:
+    """Running -> success with these result fields; False when the job was cancelled."""
+    return bool(
+        model.objects.filter(pk=pk, state=JobState.RUNNING).update(
+            state=JobState.SUCCESS, progress=1.0, finished=timezone.now(), **fields
+        )
+    )
+
+
 def job_fail(*, model, pk: int, message: str) -> None:
     model.objects.filter(pk=pk, state__in=UNFINISHED_STATES).update(
         state=JobState.ERROR, error=message[:5000], finished=timezone.now()
     )
 
 
-def job_cancel(*, task_id: str) -> TrainingJob | PredictionJob:
+def job_cancel(*, task_id: str) -> Job:
     """Cancel a queued or running job: a queued one never starts, a running one stops at
     its next progress report and leaves nothing behind."""
     job = job_get(task_id=task_id)
@@ -103,7 +130,7 @@ def job_expire_if_stale(job):
     timeout, lost its worker (killed, out of memory): say so instead of showing it running
     forever. django-q2 records nothing when a worker process dies mid-task, and with the
     Redis broker the task is not delivered again. A job still 'queued' that no worker
-    will take (none alive, or all idle yet not taking it) fails too (custom_tagging.workers)."""
+    will take (none alive, or all idle yet not taking it) fails too (muses.jobs.workers)."""
     if job.state == JobState.QUEUED:
         return _job_fail_if_unserved(job)
     if job.state != JobState.RUNNING or not _job_is_stale(job):

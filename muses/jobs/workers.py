@@ -100,13 +100,13 @@ def job_is_unserved(job) -> str:
 
 def waiting_jobs_problem() -> str:
     """For `manage.py check`, the admin and the landing page: '' unless a job waits in vain."""
-    from custom_tagging.models import JobState, PredictionJob, TrainingJob
+    from muses.jobs.models import JobState, job_models
 
     if jobs_run_in_process():
         return ""
     waiting = any(
         model.objects.filter(state=JobState.QUEUED, created__lte=_ago(QUEUE_WARN_S)).exists()
-        for model in (TrainingJob, PredictionJob)
+        for model in job_models()
     )
     return queue_health().problem if waiting else ""
 
@@ -119,7 +119,7 @@ def _stamp_key(host: str, pid: int) -> str:
     return f"muses:queue-worker:{host}:{pid}"
 
 
-# --- in each queue worker process (connected by CustomTaggingConfig.ready) --------------
+# --- in each queue worker process (connected by JobsConfig.ready) --------------
 
 
 def worker_started(sender, proc_name=None, **kwargs) -> None:

@@ -3,7 +3,7 @@
 from django.core import checks
 from django.db import DatabaseError
 
-from custom_tagging.workers import waiting_jobs_problem
+from muses.jobs.workers import waiting_jobs_problem
 
 
 def waiting_jobs_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -16,7 +16,8 @@ def waiting_jobs_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return [
         checks.Warning(
             f"Jobs are waiting and {problem}.",
-            hint="Training and library predictions run in django-q2 queue workers.",
-            id="custom_tagging.W001",
+            hint="Background jobs (training, library predictions, naive exports) run in django-q2 "
+            "queue workers.",
+            id="jobs.W001",
         )
     ]
