@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
@@ -18,10 +18,13 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from curation import services
-from curation.models import MapPoint
+from curation.jobs import map_layout_enqueue
+from curation.models import CurationJob, MapPoint
 from custom_tagging.models import CustomTag
 from muses.admin_site import AdminPage, admin_page_register
 from muses.collection.models import Image
+from muses.jobs.admin import JobAdmin
+from muses.jobs.models import JobState
 from naive_classification import definitions
 
 PER_PAGE = 48
@@ -160,9 +163,45 @@ def map_points_view(request, site):
 def map_layout_view(request, site):
     if not _can_change(request):
         raise PermissionDenied
-    services.map_layout_enqueue()
-    messages.success(request, "The map is being laid out in the background; reload in a while.")
+    try:
+        job = map_layout_enqueue(user=request.user)
+    except APIException as exc:  # the queue is down
+        messages.error(request, str(exc.detail))
+    else:
+        _say_layout_state(request, job)
     return HttpResponseRedirect(reverse("admin:curation_map"))
+
+
+def _say_layout_state(request, job: CurationJob) -> None:
+    if job.state == JobState.ERROR:
+        messages.error(request, f"The map was not laid out: {job.error}")
+    elif job.state == JobState.SUCCESS:
+        messages.success(request, f"The map was laid out: {job.result['points']} images.")
+    else:
+        messages.success(
+            request,
+            f"The map is being laid out in the background (task {job.task_id}, "
+            f"/status/{job.task_id}); reload in a while.",
+        )
+
+
+@admin.register(CurationJob)
+class CurationJobAdmin(JobAdmin):
+    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
+    list_filter = ("kind", "state")
+    readonly_fields = (
+        "task_id",
+        "kind",
+        "options",
+        "state",
+        "progress",
+        "error",
+        "result",
+        "requested_by",
+        "created",
+        "started",
+        "finished",
+    )
 
 
 def map_apply_view(request, site):

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from muses.jobs.models import Job
+
 
 class MapPoint(models.Model):
     image = models.OneToOneField(
@@ -15,3 +17,20 @@ class MapPoint(models.Model):
 
     class Meta:
         ordering = ["image"]
+
+
+class CurationJob(Job):
+    """Curation work run in the background: laying out the map of the collection."""
+
+    class Kind(models.TextChoices):
+        MAP_LAYOUT = "map_layout", "map layout"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MAP_LAYOUT)
+    options = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta(Job.Meta):
+        pass
+
+    def status_fields(self) -> dict:
+        return {"options": self.options, "result": self.result}

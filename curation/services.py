@@ -15,7 +15,6 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django_q.tasks import async_task
 
 from curation import exceptions as errors
 from curation import label_issues, layout
@@ -256,23 +255,23 @@ def _features_of_all() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(image_pks, np.int64), matrix
 
 
-def map_layout_compute(*, method: str | None = None) -> int:
-    """Lay out every image that has features (replacing the old map); returns the count."""
+def map_layout_compute(*, method: str | None = None, on_progress=None) -> int:
+    """Lay out every image that has features (replacing the old map); returns the count.
+    ``on_progress(fraction)`` is called between the steps (a job's cancel point)."""
+    report = on_progress or (lambda fraction: None)
     pks, matrix = _features_of_all()
     if not len(pks):
         raise errors.FeaturesMissing(
             "No image has features yet: run `manage.py muses_extract_features` first."
         )
+    report(0.1)
     xy = layout.layout(matrix, method=method or layout.DEFAULT_METHOD)
+    report(0.9)
     rows = [MapPoint(image_id=int(pk), x=float(x), y=float(y)) for pk, (x, y) in zip(pks, xy)]
     with transaction.atomic():
         MapPoint.objects.all().delete()
         MapPoint.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
-
-
-def map_layout_enqueue() -> str:
-    return async_task("curation.tasks.map_layout_task", task_name="map layout")
 
 
 def map_points_place_new() -> int:

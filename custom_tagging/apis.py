@@ -55,7 +55,6 @@ from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.state import state_export, state_import
 from muses.jobs.services import job_get
 from muses.jobs.workers import job_waiting_problem
-from naive_classification.models import NaiveJob
 
 MAX_SUGGESTIONS = 1000
 
@@ -90,8 +89,8 @@ class SimilarImageSerializer(serializers.Serializer):
 
 
 class JobOutputSerializer(serializers.Serializer):
-    """A job of any kind (training, library prediction, naive export or training) as
-    /status shows it."""
+    """A job of any kind (training, library prediction, naive export or training, map
+    layout) as /status shows it."""
 
     task_id = serializers.CharField()
     kind = serializers.CharField()
@@ -108,9 +107,12 @@ class JobOutputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     rows = serializers.IntegerField(required=False)
     result_url = serializers.CharField(required=False, allow_null=True)
-    options = serializers.DictField(required=False, help_text="What a naive job was asked to do.")
+    options = serializers.DictField(
+        required=False, help_text="What a naive or curation job was asked to do."
+    )
     result = serializers.DictField(
-        required=False, help_text="What a naive job made: the dataset, or the saved model."
+        required=False,
+        help_text="What a naive or curation job made: the dataset, the saved model, the map.",
     )
     tag_deleted = serializers.BooleanField(required=False, help_text="The tag was deleted since.")
     warning = serializers.CharField(
@@ -149,8 +151,8 @@ class JobOutputSerializer(serializers.Serializer):
                 rows=job.rows,
                 result_url=f"/api/predictions/{job.task_id}/csv" if done else None,
             )
-        elif isinstance(job, NaiveJob):
-            data.update(options=job.options, result=job.result)
+        else:
+            data.update(job.status_fields())
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
 

@@ -20,6 +20,9 @@ class NaiveJob(Job):
     class Meta(Job.Meta):
         pass
 
+    def status_fields(self) -> dict:
+        return {"options": self.options, "result": self.result}
+
     @property
     def name(self) -> str:
         if self.kind == self.Kind.TRAINING:

@@ -53,6 +53,10 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.state not in UNFINISHED_STATES
 
+    def status_fields(self) -> dict:
+        """What /status shows of this kind beside the fields every job has."""
+        return {}
+
 
 def job_models() -> list[type[Job]]:
     """Every concrete job model of the installed apps: look-ups by task_id and the job

@@ -1,0 +1,33 @@
+"""Curation's background jobs on the one job mechanism (muses.jobs): the map layout, queued
+from the admin's map page, run in a queue worker with progress, heartbeats and cancel."""
+
+from curation.models import CurationJob
+from curation.services import map_layout_compute
+from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
+
+CURATION_TASK = "curation.tasks.curation_job_task"
+CURATION_HOOK = "curation.tasks.curation_job_hook"
+
+
+def map_layout_enqueue(*, method: str | None = None, user=None) -> CurationJob:
+    """Queue a new layout of the whole map (followed at /status/<task_id>)."""
+    job = CurationJob.objects.create(
+        kind=CurationJob.Kind.MAP_LAYOUT, options={"method": method}, requested_by=user
+    )
+    job_enqueue(job=job, func=CURATION_TASK, hook=CURATION_HOOK, task_name="map layout")
+    job.refresh_from_db()
+    return job
+
+
+def curation_job_run(*, job_pk: int) -> CurationJob | None:
+    """Run a queued layout; a failure (no features yet) ends in state 'error' with its
+    message, a cancel before the new points are written keeps the old map."""
+    return job_run(model=CurationJob, pk=job_pk, work=_map_layout)
+
+
+def _map_layout(job: CurationJob) -> None:
+    def progress(fraction: float) -> None:
+        job_progress(model=CurationJob, pk=job.pk, fraction=fraction)
+
+    points = map_layout_compute(method=job.options.get("method"), on_progress=progress)
+    job_succeed(model=CurationJob, pk=job.pk, result={"points": points})
