@@ -11,10 +11,13 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
+from rest_framework.exceptions import APIException
 
 from muses.admin_site import AdminPage, admin_page_register
-from muses.vision.models import DuplicateGroup, DuplicateMember, ImageFeature
+from muses.jobs.admin import JobAdmin
+from muses.jobs.models import JobState
+from muses.vision.jobs import duplicates_find_enqueue
+from muses.vision.models import DuplicateGroup, DuplicateMember, ImageFeature, VisionJob
 from muses.vision.near_duplicates import duplicate_group_keep, duplicate_group_merge
 
 
@@ -138,9 +141,49 @@ def duplicate_decide_view(request, site, group_pk: int):
 def duplicates_find_view(request, site):
     if not _can_change(request):
         raise PermissionDenied
-    async_task("muses.vision.tasks.duplicates_find_task", task_name="near-duplicates")
-    messages.success(request, "Looking for near-duplicates in the background; reload to see them.")
+    try:
+        job = duplicates_find_enqueue(user=request.user)
+    except APIException as exc:  # the queue is down
+        messages.error(request, str(exc.detail))
+    else:
+        _say_search_state(request, job)
     return HttpResponseRedirect(reverse("admin:vision_duplicates"))
+
+
+def _say_search_state(request, job: VisionJob) -> None:
+    if job.state == JobState.ERROR:
+        messages.error(request, f"The near-duplicate search failed: {job.error}")
+    elif job.state == JobState.SUCCESS:
+        found = job.result
+        messages.success(
+            request,
+            f"Near-duplicates searched: {found['pairs']} pairs, {found['groups_created']} "
+            f"new groups, {found['groups_grown']} grown.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Looking for near-duplicates in the background (task {job.task_id}, "
+            f"/status/{job.task_id}); reload to see them.",
+        )
+
+
+@admin.register(VisionJob)
+class VisionJobAdmin(JobAdmin):
+    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
+    list_filter = ("kind", "state")
+    readonly_fields = (
+        "task_id",
+        "kind",
+        "state",
+        "progress",
+        "error",
+        "result",
+        "requested_by",
+        "created",
+        "started",
+        "finished",
+    )
 
 
 def duplicates_urls(site) -> list:

@@ -1,6 +1,8 @@
 import numpy as np
 from django.db import models
 
+from muses.jobs.models import Job
+
 
 class ImageFeature(models.Model):
     """A backbone's pooled feature vector for one image, computed once and kept."""
@@ -68,3 +70,21 @@ class DuplicateMember(models.Model):
 
     class Meta:
         ordering = ["group", "image"]
+
+
+class VisionJob(Job):
+    """Vision work a curator starts from the admin: the near-duplicate search over the
+    whole collection. (Extraction chunks and index rebuilds are the system's own upkeep,
+    queued directly: one row per 256 images would only fill the job list.)"""
+
+    class Kind(models.TextChoices):
+        NEAR_DUPLICATES = "near_duplicates", "near-duplicate search"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NEAR_DUPLICATES)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta(Job.Meta):
+        pass
+
+    def status_fields(self) -> dict:
+        return {"result": self.result}

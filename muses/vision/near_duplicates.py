@@ -48,12 +48,15 @@ def image_hashes_compute(*, images, progress: bool = False) -> int:
     return len(rows)
 
 
-def duplicates_find(*, images=None, progress: bool = False) -> DuplicateReport:
+def duplicates_find(*, images=None, progress: bool = False, on_progress=None) -> DuplicateReport:
     """Group near-duplicates among all stored images with features, or only those involving
-    ``images`` (a queryset of new images) — adding to the open groups either way."""
+    ``images`` (a queryset of new images) — adding to the open groups either way.
+    ``on_progress(fraction)`` is called between the steps (a job's cancel point)."""
+    report = on_progress or (lambda fraction: None)
     image_hashes_compute(
         images=images if images is not None else Image.objects.all(), progress=progress
     )
+    report(0.5)
     pks, features, hashes = _signals()
     if len(pks) < 2:
         return DuplicateReport()
@@ -65,6 +68,7 @@ def duplicates_find(*, images=None, progress: bool = False) -> DuplicateReport:
             return DuplicateReport()
     pairs = near_duplicate_pairs(features, hashes, rows=rows)
     pairs = [(int(pks[i]), int(pks[j]), s) for i, j, s in pairs]
+    report(0.9)
     return _store_groups(_without_decided(pairs))
 
 

@@ -4,7 +4,10 @@ from django.conf import settings
 from django_q.tasks import async_task
 
 from muses.collection.models import Image
+from muses.jobs.services import job_task_failed
 from muses.vision.backbones import get_backbone
+from muses.vision.jobs import vision_job_run
+from muses.vision.models import VisionJob
 from muses.vision.near_duplicates import duplicates_find
 from muses.vision.store import features_extract, images_missing_features
 
@@ -21,9 +24,14 @@ def features_extract_task(image_pks: list[int], backbone_name: str | None = None
     return extracted
 
 
-def duplicates_find_task() -> int:
-    """Group near-duplicates across the whole collection; returns the images grouped."""
-    return len(duplicates_find().images)
+def vision_job_task(job_pk: int) -> str:
+    job = vision_job_run(job_pk=job_pk)
+    return job.state if job is not None else "missing"
+
+
+def vision_job_hook(task) -> None:
+    if not task.success and task.args:
+        job_task_failed(model=VisionJob, pk=task.args[0], result=task.result)
 
 
 def features_enqueue(

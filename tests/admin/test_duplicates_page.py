@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from muses.vision.models import DuplicateGroup, DuplicateMember
+from muses.vision.models import DuplicateGroup, DuplicateMember, VisionJob
 from tests.admin.conftest import changelist_ids
 
 pytestmark = pytest.mark.django_db
@@ -67,10 +67,39 @@ def test_the_image_list_filters_images_to_review(admin_client, open_group):
     assert changelist_ids(admin_client.get(url)) == {"met-10-1", "cleveland-1914-1"}
 
 
-def test_find_now_runs_the_search(admin_client, collection, with_features):
+def test_find_now_runs_the_search_as_a_job_followed_at_status(
+    admin_client, collection, with_features
+):
     with_features()
-    response = admin_client.post(reverse("admin:vision_duplicates_find"))
-    assert response.status_code == 302
+    response = admin_client.post(reverse("admin:vision_duplicates_find"), follow=True)
+    assert response.status_code == 200
+    job = VisionJob.objects.get()
+    assert job.state == "success" and set(job.result) >= {"pairs", "groups_created"}
+    assert b"Near-duplicates searched" in response.content
+    status = admin_client.get(f"/status/{job.task_id}").json()
+    assert status["kind"] == "near_duplicates" and status["state"] == "success"
+    assert status["result"] == job.result
+    listed = admin_client.get("/api/jobs?kind=near_duplicates").json()["results"]
+    assert [row["task_id"] for row in listed] == [job.task_id]
+
+
+def test_a_search_cancelled_while_it_runs_stores_no_group(collection, with_features, monkeypatch):
+    from muses.jobs.services import job_cancel
+    from muses.vision import near_duplicates
+    from muses.vision.jobs import vision_job_run
+
+    with_features()
+    job = VisionJob.objects.create()
+    real_pairs = near_duplicates.near_duplicate_pairs
+
+    def cancelled_midway(*args, **kwargs):
+        job_cancel(task_id=job.task_id)  # a curator cancels during the search
+        return real_pairs(*args, **kwargs)
+
+    monkeypatch.setattr(near_duplicates, "near_duplicate_pairs", cancelled_midway)
+    vision_job_run(job_pk=job.pk)
+    job.refresh_from_db()
+    assert job.state == "cancelled" and not DuplicateGroup.objects.exists()
 
 
 def test_staff_without_change_permission_cannot_decide(client, django_user_model, open_group):
