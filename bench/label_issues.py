@@ -101,11 +101,11 @@ def planted_flips(ids, y, names, X, seeds: int) -> None:
 
 
 def real_issues(args) -> None:
-    from curation.services import naive_label_issues
+    from curation.services import REPORT_NAIVE, label_issues_compute
     from muses.collection.models import Image
 
     start = time.perf_counter()
-    report = naive_label_issues(include_curated=True)
+    report = label_issues_compute(report=REPORT_NAIVE)  # what the job runs, timed here
     took = time.perf_counter() - start
     print(
         f"\nreal labels: {len(report.issues)} of {report.examples} flagged "

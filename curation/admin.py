@@ -56,8 +56,14 @@ def _page(request, site, *, title: str, compute, fix_url: str, kind: str, **extr
     except APIException as exc:
         context["problem"] = str(exc.detail)
     else:
-        page, cards = _cards(request, report)
-        context.update(report=report, page=page, cards=cards)
+        if isinstance(report, CurationJob):
+            context["problem"] = (
+                f"The report of the current labels is being computed in the background "
+                f"(task {report.task_id}, /status/{report.task_id}); reload in a while."
+            )
+        else:
+            page, cards = _cards(request, report)
+            context.update(report=report, page=page, cards=cards)
     context.update(extra, can_change=_can_change(request))
     return TemplateResponse(request, TEMPLATE, context)
 

@@ -2,10 +2,11 @@
 `GET /api/naive/label-issues`, paginated with ?limit= and ?offset=."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from curation import services
+from curation.models import CurationJob
 from custom_tagging.api_base import COMMON_ERRORS, BaseApi, bool_param, error, int_param
 from custom_tagging.services.tags import tag_get
 from muses.collection.models import Image
@@ -55,6 +56,27 @@ class LabelIssuePageSerializer(serializers.Serializer):
     results = LabelIssueSerializer(many=True)
 
 
+class ReportPendingSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    task_id = serializers.CharField()
+    state = serializers.CharField()
+    status_url = serializers.CharField(help_text="Ask it, then this endpoint again on success.")
+
+
+def report_reply(request, report) -> Response:
+    """The page of a ready report; 202 with the job computing it otherwise."""
+    if not isinstance(report, CurationJob):
+        return issue_page(request, report)
+    body = {
+        "detail": "The report of these labels is being computed; ask again when the task "
+        "has succeeded.",
+        "task_id": report.task_id,
+        "state": report.state,
+        "status_url": f"/status/{report.task_id}",
+    }
+    return Response(ReportPendingSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
 def issue_page(request, report: services.LabelIssueReport) -> Response:
     limit = int_param(request, "limit", default=100, low=1, high=MAX_PAGE)
     offset = int_param(request, "offset", default=0, low=0, high=2**31)
@@ -87,11 +109,11 @@ class TagLabelIssuesApi(BaseApi):
         operation_id="api_tag_label_issues",
         summary="A tag's likely label errors (confident learning), most likely first",
         parameters=PAGE_PARAMETERS,
-        responses={200: LabelIssuePageSerializer, **ISSUE_ERRORS},
+        responses={200: LabelIssuePageSerializer, 202: ReportPendingSerializer, **ISSUE_ERRORS},
     )
     def get(self, request, tag: str):
         report = services.tag_label_issues(tag=tag_get(name=tag))
-        return issue_page(request, report)
+        return report_reply(request, report)
 
 
 class NaiveLabelIssuesApi(BaseApi):
@@ -104,8 +126,8 @@ class NaiveLabelIssuesApi(BaseApi):
                 "include_curated", bool, description="Also list classes a curator has set."
             ),
         ],
-        responses={200: LabelIssuePageSerializer, **ISSUE_ERRORS},
+        responses={200: LabelIssuePageSerializer, 202: ReportPendingSerializer, **ISSUE_ERRORS},
     )
     def get(self, request):
         report = services.naive_label_issues(include_curated=bool_param(request, "include_curated"))
-        return issue_page(request, report)
+        return report_reply(request, report)

@@ -1,8 +1,10 @@
-"""Curation's background jobs on the one job mechanism (muses.jobs): the map layout, queued
-from the admin's map page, run in a queue worker with progress, heartbeats and cancel."""
+"""Curation's background jobs on the one job mechanism (muses.jobs): the map layout (queued
+from the admin's map page) and the likely-label-error reports (queued when a report of the
+current labels is asked for and not cached), run in a queue worker with progress,
+heartbeats and cancel."""
 
 from curation.models import CurationJob
-from curation.services import map_layout_compute
+from curation.services import label_issues_compute, map_layout_compute
 from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
 
 CURATION_TASK = "curation.tasks.curation_job_task"
@@ -19,10 +21,32 @@ def map_layout_enqueue(*, method: str | None = None, user=None) -> CurationJob:
     return job
 
 
+def label_issues_enqueue(*, options: dict) -> CurationJob:
+    """Queue a label-issue report ({"report": "naive"|"tag", "tag_pk": ...})."""
+    job = CurationJob.objects.create(kind=CurationJob.Kind.LABEL_ISSUES, options=options)
+    job_enqueue(job=job, func=CURATION_TASK, hook=CURATION_HOOK, task_name="label issues")
+    job.refresh_from_db()
+    return job
+
+
 def curation_job_run(*, job_pk: int) -> CurationJob | None:
-    """Run a queued layout; a failure (no features yet) ends in state 'error' with its
-    message, a cancel before the new points are written keeps the old map."""
-    return job_run(model=CurationJob, pk=job_pk, work=_map_layout)
+    """Run a queued job; a failure (no features yet, too few labels) ends in state 'error'
+    with its message, a cancel before the new map points are written keeps the old map."""
+    return job_run(model=CurationJob, pk=job_pk, work=_work)
+
+
+def _work(job: CurationJob) -> None:
+    if job.kind == CurationJob.Kind.LABEL_ISSUES:
+        _label_issues(job)
+    else:
+        _map_layout(job)
+
+
+def _label_issues(job: CurationJob) -> None:
+    job_progress(model=CurationJob, pk=job.pk, fraction=0.1)
+    report = label_issues_compute(**job.options)
+    result = {"issues": len(report.issues), "examples": report.examples}
+    job_succeed(model=CurationJob, pk=job.pk, result=result)
 
 
 def _map_layout(job: CurationJob) -> None:

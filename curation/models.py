@@ -20,10 +20,12 @@ class MapPoint(models.Model):
 
 
 class CurationJob(Job):
-    """Curation work run in the background: laying out the map of the collection."""
+    """Curation work run in the background: laying out the map of the collection, finding
+    likely label errors (the report is cached; the job's result says what it found)."""
 
     class Kind(models.TextChoices):
         MAP_LAYOUT = "map_layout", "map layout"
+        LABEL_ISSUES = "label_issues", "likely label errors"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MAP_LAYOUT)
     options = models.JSONField(default=dict, blank=True)

@@ -18,7 +18,8 @@ from django.db import transaction
 
 from curation import exceptions as errors
 from curation import label_issues, layout
-from curation.models import MapPoint
+from curation.models import CurationJob, MapPoint
+from custom_tagging import learning
 from custom_tagging.models import Assignment, CustomTag
 from custom_tagging.services.tags import (
     assignment_delete,
@@ -29,6 +30,7 @@ from custom_tagging.services.tags import (
 from exporters.naive.muses_exporter_plugin import CURATOR_FIELD, candidate_images, label_image
 from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
 from muses.collection.models import Image
+from muses.jobs.models import UNFINISHED_STATES, JobState
 from muses.vision.index import feature_index
 from naive_classification import definitions
 from naive_classification import services as naive
@@ -40,6 +42,8 @@ CACHE_PREFIX = "curation:label-issues:"
 SOURCE_WORDS = "words"
 SOURCE_CURATOR = "curator"
 SOURCE_ASSIGNMENT = "assignment"
+REPORT_NAIVE = "naive"
+REPORT_TAG = "tag"
 TAG_FIXES = ("flip", "remove")
 
 
@@ -81,19 +85,39 @@ def naive_labelled() -> _Labelled:
     return rows
 
 
-def naive_label_issues(*, include_curated: bool = False) -> LabelIssueReport:
-    """Records of the naive dataset whose image contradicts their class. Classes with
-    fewer examples than folds are left out (and counted); curator-set classes are fitted on
-    but not listed unless ``include_curated``."""
-    labelled = naive_labelled()
-    report = _cached_report("naive", labelled, _naive_report)
-    if include_curated:
+def naive_label_issues(*, include_curated: bool = False) -> LabelIssueReport | CurationJob:
+    """Records of the naive dataset whose image contradicts their class, or the job that is
+    computing them (the cross-validated fit takes a while past a few thousand images).
+    Classes with fewer examples than folds are left out (and counted); curator-set classes
+    are fitted on but not listed unless ``include_curated``."""
+    report = _report_or_job(REPORT_NAIVE, None)
+    if isinstance(report, CurationJob) or include_curated:
         return report
     kept = [issue for issue in report.issues if issue["source"] != SOURCE_CURATOR]
     return LabelIssueReport(**{**report.__dict__, "issues": kept})
 
 
-def _naive_report(labelled: _Labelled, found: list[str], X: np.ndarray) -> LabelIssueReport:
+def tag_label_issues(*, tag: CustomTag) -> LabelIssueReport | CurationJob:
+    """Positives and negatives of a tag whose image contradicts their label, from the
+    out-of-fold scores of the folds the tag's training runs; or the job computing them."""
+    return _report_or_job(REPORT_TAG, tag)
+
+
+def label_issues_compute(*, report: str, tag_pk: int | None = None) -> LabelIssueReport:
+    """Fit and cache one report now (the label-issues job runs this)."""
+    tag = CustomTag.objects.filter(pk=tag_pk).first() if report == REPORT_TAG else None
+    if report == REPORT_TAG and tag is None:
+        raise errors.TooFewLabels("The tag was deleted since the report was asked for.")
+    inputs = _report_inputs(report, tag)
+    result = _fit(report, inputs)
+    cache.set(inputs.key, result, CACHE_SECONDS)
+    return result
+
+
+# --- the naive dataset's labels ---------------------------------------------------------
+
+
+def _naive_plan(labelled: _Labelled, found: list[str]) -> _Plan:
     by_id = _rows_by_id(labelled)
     counts = Counter(by_id[i][0] for i in found)
     small = {name: n for name, n in counts.items() if n < label_issues.FOLDS}
@@ -107,14 +131,7 @@ def _naive_report(labelled: _Labelled, found: list[str], X: np.ndarray) -> Label
     index = {name: i for i, name in enumerate(names)}
     ids = [found[k] for k in keep]
     y = np.array([index[by_id[i][0]] for i in ids])
-    try:
-        probabilities = label_issues.multiclass_probabilities(X[keep], y)
-        ranking = label_issues.rank_issues(y, probabilities)
-    except label_issues.TooFewLabels as exc:
-        raise errors.TooFewLabels(str(exc)) from None
-    report = LabelIssueReport("naive", len(ids), 0, label_issues.FOLDS, left_out_classes=small)
-    report.issues = _issues(ranking, ids, names, by_id)
-    return report
+    return _Plan(ids, keep, y, names, by_id, label_issues.FOLDS, small)
 
 
 # --- custom tags ----------------------------------------------------------------------
@@ -132,43 +149,51 @@ def tag_labelled(tag: CustomTag) -> _Labelled:
     return rows
 
 
-def tag_label_issues(*, tag: CustomTag) -> LabelIssueReport:
-    """Positives and negatives of a tag whose image contradicts their label, from the
-    out-of-fold scores of the folds the tag's training runs."""
-    return _cached_report(f"tag:{tag.pk}", tag_labelled(tag), _tag_report(tag))
-
-
-def _tag_report(tag: CustomTag):
-    def report(labelled: _Labelled, found: list[str], X: np.ndarray) -> LabelIssueReport:
-        by_id = _rows_by_id(labelled)
-        names = [Assignment.Label.NEGATIVE, Assignment.Label.POSITIVE]
-        y = np.array([by_id[i][0] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
-        try:
-            probabilities = label_issues.binary_probabilities(X, y)
-            ranking = label_issues.rank_issues(y, probabilities)
-        except label_issues.TooFewLabels as exc:
-            raise errors.TooFewLabels(f"Tag {tag.name!r}: {exc}") from None
-        folds = min(label_issues.FOLDS, int(y.sum()), int(len(y) - y.sum()))
-        result = LabelIssueReport(f"tag:{tag.name}", len(found), 0, folds)
-        result.issues = _issues(ranking, found, names, by_id)
-        return result
-
-    return report
+def _tag_plan(tag: CustomTag, labelled: _Labelled, found: list[str]) -> _Plan:
+    by_id = _rows_by_id(labelled)
+    names = [Assignment.Label.NEGATIVE, Assignment.Label.POSITIVE]
+    y = np.array([by_id[i][0] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
+    need = learning.MIN_PER_CLASS_FOR_CV
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    if min(positives, negatives) < need:
+        raise errors.TooFewLabels(
+            f"Tag {tag.name!r}: finding label errors needs at least {need} positive and "
+            f"{need} negative examples with features; there are {positives} and {negatives}."
+        )
+    folds = min(label_issues.FOLDS, positives, negatives)
+    return _Plan(found, list(range(len(found))), y, names, by_id, folds, {})
 
 
 # --- shared ---------------------------------------------------------------------------
 
 
-def _rows_by_id(labelled: _Labelled) -> dict[str, tuple[str, str, str]]:
-    return {
-        image_id: (label, source, word)
-        for image_id, label, source, word in zip(
-            labelled.image_ids, labelled.labels, labelled.sources, labelled.words
-        )
-    }
+@dataclass
+class _Plan:
+    """What a report fits: the examples kept (ids, their rows in X), labels, class names."""
+
+    ids: list[str]
+    rows: list[int]
+    y: np.ndarray
+    names: list[str]
+    by_id: dict[str, tuple[str, str, str]]
+    folds: int
+    left_out: dict[str, int]
 
 
-def _cached_report(kind: str, labelled: _Labelled, compute) -> LabelIssueReport:
+@dataclass
+class _Inputs:
+    kind: str  # the report's own name: "naive" or "tag:<name>"
+    key: str
+    plan: _Plan
+    X: np.ndarray
+    without_features: int
+
+
+def _report_inputs(report: str, tag: CustomTag | None) -> _Inputs:
+    """Labels, features and the cache key of a report, checked: what is wrong with them
+    (nothing labelled, no features, too few labels) is said at once, before any fit."""
+    kind = "naive" if report == REPORT_NAIVE else f"tag:{tag.pk}"  # the cache's: names change
+    labelled = naive_labelled() if report == REPORT_NAIVE else tag_labelled(tag)
     if not labelled.image_ids:
         raise errors.TooFewLabels(f"Nothing is labelled yet ({_kind_text(kind)}).")
     found, X = feature_index(settings.MUSES_BACKBONE).vectors_of(labelled.image_ids)
@@ -179,12 +204,62 @@ def _cached_report(kind: str, labelled: _Labelled, compute) -> LabelIssueReport:
         )
     by_id = _rows_by_id(labelled)
     key = CACHE_PREFIX + _digest(kind, [(i, by_id[i][0], by_id[i][1]) for i in found])
-    report = cache.get(key)
-    if report is None:
-        report = compute(labelled, found, X)
-        cache.set(key, report, CACHE_SECONDS)
-    report.without_features = len(labelled.image_ids) - len(found)
-    return report
+    plan = _naive_plan(labelled, found) if tag is None else _tag_plan(tag, labelled, found)
+    name = "naive" if tag is None else f"tag:{tag.name}"
+    return _Inputs(name, key, plan, X, len(labelled.image_ids) - len(found))
+
+
+def _report_or_job(report: str, tag: CustomTag | None) -> LabelIssueReport | CurationJob:
+    """The cached report of these very labels, or the job that computes it (queued now
+    unless one is already on its way); in the queue's sync mode the job has run already."""
+    inputs = _report_inputs(report, tag)
+    cached = cache.get(inputs.key)
+    if cached is None:
+        job = _label_issues_job(report, tag)
+        cached = cache.get(inputs.key)
+        if cached is None:
+            if job.state == JobState.ERROR:
+                raise errors.TooFewLabels(job.error)
+            return job
+    cached.without_features = inputs.without_features
+    return cached
+
+
+def _label_issues_job(report: str, tag: CustomTag | None) -> CurationJob:
+    from curation.jobs import label_issues_enqueue  # the jobs module runs this one's work
+
+    options = {"report": report, "tag_pk": tag.pk if tag is not None else None}
+    waiting = CurationJob.objects.filter(
+        kind=CurationJob.Kind.LABEL_ISSUES, state__in=UNFINISHED_STATES, options=options
+    ).first()
+    return waiting or label_issues_enqueue(options=options)
+
+
+def _fit(report: str, inputs: _Inputs) -> LabelIssueReport:
+    plan = inputs.plan
+    X = inputs.X[plan.rows]
+    try:
+        if report == REPORT_NAIVE:
+            probabilities = label_issues.multiclass_probabilities(X, plan.y)
+        else:
+            probabilities = label_issues.binary_probabilities(X, plan.y)
+        ranking = label_issues.rank_issues(plan.y, probabilities)
+    except label_issues.TooFewLabels as exc:
+        raise errors.TooFewLabels(str(exc)) from None
+    result = LabelIssueReport(
+        inputs.kind, len(plan.ids), 0, plan.folds, left_out_classes=plan.left_out
+    )
+    result.issues = _issues(ranking, plan.ids, plan.names, plan.by_id)
+    return result
+
+
+def _rows_by_id(labelled: _Labelled) -> dict[str, tuple[str, str, str]]:
+    return {
+        image_id: (label, source, word)
+        for image_id, label, source, word in zip(
+            labelled.image_ids, labelled.labels, labelled.sources, labelled.words
+        )
+    }
 
 
 def _kind_text(kind: str) -> str:

@@ -1,0 +1,66 @@
+"""A label-issue report not yet computed for the current labels is computed by a job: the
+request answers at once (202 with the task) instead of fitting folds while it waits."""
+
+from unittest import mock
+
+import pytest
+
+from curation.jobs import curation_job_run
+from curation.models import CurationJob
+
+QUEUE = "muses.jobs.services.async_task"  # the queue takes the task; no worker runs it here
+
+
+@pytest.fixture
+def red_tag(labelled_tag):
+    labelled_tag("red", positives=8, negatives=8)
+
+
+def test_a_report_not_computed_yet_answers_202_with_the_task_computing_it(api, red_tag):
+    with mock.patch(QUEUE):
+        response = api.get("/api/tags/red/label-issues")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    job = CurationJob.objects.get(task_id=body["task_id"])
+    assert job.kind == "label_issues" and body["status_url"] == f"/status/{job.task_id}"
+    assert api.get(body["status_url"]).json()["state"] == "queued"
+
+
+def test_asking_again_while_it_is_computed_queues_no_second_job(api, red_tag):
+    with mock.patch(QUEUE) as queue:
+        first = api.get("/api/tags/red/label-issues").json()
+        second = api.get("/api/tags/red/label-issues").json()
+    assert first["task_id"] == second["task_id"] and queue.call_count == 1
+
+
+def test_once_the_job_has_run_the_report_is_answered(api, red_tag):
+    with mock.patch(QUEUE):
+        task_id = api.get("/api/tags/red/label-issues").json()["task_id"]
+    job = CurationJob.objects.get(task_id=task_id)
+    curation_job_run(job_pk=job.pk)
+    status = api.get(f"/status/{task_id}").json()
+    assert status["state"] == "success" and status["result"]["examples"] == 16
+    with mock.patch(QUEUE) as queue:
+        response = api.get("/api/tags/red/label-issues")
+    assert response.status_code == 200 and response.json()["examples"] == 16
+    assert queue.call_count == 0
+
+
+def test_too_few_labels_are_refused_at_once_without_a_job(api, labelled_tag):
+    labelled_tag("red", positives=6, negatives=2)
+    with mock.patch(QUEUE) as queue:
+        response = api.get("/api/tags/red/label-issues")
+    assert response.status_code == 409 and queue.call_count == 0
+    assert not CurationJob.objects.exists()
+
+
+def test_the_admin_page_says_the_report_is_being_computed(admin_client, red_tag):
+    from django.urls import reverse
+
+    from custom_tagging.models import CustomTag
+
+    tag = CustomTag.objects.get(name="red")
+    with mock.patch(QUEUE):
+        response = admin_client.get(reverse("admin:curation_tag_issues", args=[tag.pk]))
+    assert response.status_code == 200
+    assert b"being computed in the background" in response.content
