@@ -113,18 +113,18 @@ def fill(rows: int) -> None:
 
 
 def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
-    now = datetime.now(UTC)
     ids = [f"{PREFIX}{n:07d}" for n in numbers.tolist()]
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy(
-            "COPY collection_image (image_id, file, sha256, width, height, format, "
-            "original_name, curator_class, predicted_class, created) FROM STDIN"
-        ) as copy:
+        columns, template = _image_row_template()
+        slot = columns.index("image_id")
+        with raw.copy(f"COPY collection_image ({', '.join(columns)}) FROM STDIN") as copy:
             for image_id in ids:
-                copy.write_row((image_id, "", "", 224, 224, "JPEG", "", "", "", now))
+                template[slot] = image_id
+                copy.write_row(template)
         cursor.execute("SELECT id, image_id FROM collection_image WHERE image_id = ANY(%s)", [ids])
         pk_of = dict((image_id, pk) for pk, image_id in cursor.fetchall())
+        now = datetime.now(UTC)
         with raw.copy(
             "COPY vision_imagefeature (image_id, backbone, weights_digest, dim, dtype, vector, "
             "created) FROM STDIN (FORMAT BINARY)"
@@ -134,6 +134,21 @@ def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
                 copy.write_row(
                     (pk_of[image_id], BACKBONE, "bench", DIM, "float32", vector.tobytes(), now)
                 )
+
+
+def _image_row_template() -> tuple[list[str], list]:
+    """Every column of the real Image model with its default, so that a field added to the
+    model never breaks the COPY (a 224 x 224 JPEG with no file)."""
+    from muses.collection.models import Image
+
+    given = {"width": 224, "height": 224, "format": "JPEG", "created": datetime.now(UTC)}
+    columns, values = [], []
+    for field in Image._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        values.append(given.get(field.name, None if field.null else field.get_default()))
+    return columns, values
 
 
 def drop() -> None:
