@@ -38,7 +38,7 @@ from custom_tagging.models import (
     TagVersion,
     TrainingJob,
 )
-from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
+from custom_tagging.scoring import ActiveModels, active_models, csv_lines
 from custom_tagging.workers import job_is_unserved
 from muses.collection import services as collection
 from muses.collection.media import local_path
@@ -896,7 +896,6 @@ def _write_predictions_csv(
     under a temporary name and renamed, so a download never sees half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".predictions-", suffix=".csv")
-    cutoffs = quantize(models.thresholds)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -906,11 +905,7 @@ def _write_predictions_csv(
             )
             written = 0
             for image_ids, vectors in index.live_chunks(CSV_CHUNK_ROWS):
-                quantized = quantize(models.scores(vectors))
-                texts = SCORE_TEXT[quantized]
-                flags = np.where(quantized >= cutoffs, "1", "0")
-                pairs = np.stack([texts, flags.astype(object)], axis=2).reshape(len(texts), -1)
-                writer.writerows([i, *row] for i, row in zip(image_ids, pairs.tolist()))
+                handle.write(csv_lines(image_ids, models, models.scores(vectors)))
                 written += len(image_ids)
                 job_progress(
                     model=PredictionJob, pk=job.pk, fraction=0.1 + 0.9 * written / max(total, 1)
