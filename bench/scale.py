@@ -113,8 +113,12 @@ def fill(rows: int) -> None:
 
 
 def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
+    """Images and their vectors of one chunk, in one transaction (an interrupted fill
+    resumes at the next chunk)."""
+    from django.db import transaction
+
     ids = [f"{PREFIX}{n:07d}" for n in numbers.tolist()]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         raw = cursor.cursor
         columns, template = _image_row_template()
         slot = columns.index("image_id")
@@ -126,13 +130,16 @@ def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
         pk_of = dict((image_id, pk) for pk, image_id in cursor.fetchall())
         now = datetime.now(UTC)
         with raw.copy(
-            "COPY vision_imagefeature (image_id, backbone, weights_digest, dim, dtype, vector, "
-            "created) FROM STDIN (FORMAT BINARY)"
+            "COPY vision_imagefeature (image_id, backbone, weights_digest, dim, dtype, engine, "
+            "precision, vector, created) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "text", "text", "int4", "text", "bytea", "timestamptz"])
+            copy.set_types(
+                ["int8", "text", "text", "int4", "text", "text", "text", "bytea", "timestamptz"]
+            )
             for image_id, vector in zip(ids, vectors):
                 copy.write_row(
-                    (pk_of[image_id], BACKBONE, "bench", DIM, "float32", vector.tobytes(), now)
+                    (pk_of[image_id], BACKBONE, "bench", DIM, "float32", "openvino", "fp32")
+                    + (vector.tobytes(), now)
                 )
 
 
