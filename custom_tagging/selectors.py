@@ -65,3 +65,10 @@ def training_job_list(*, state: str | None = None) -> QuerySet[TrainingJob]:
 
 def prediction_job_list() -> QuerySet[PredictionJob]:
     return PredictionJob.objects.order_by("-created", "-id")
+
+
+def unlabelled_image_ids(*, tag: CustomTag, image_pks: list[int]) -> dict[int, str]:
+    """image pk -> image_id of those of the images that still exist and carry no label of
+    the tag: one query for a handful of candidates, whatever the number of labels."""
+    images = Image.objects.filter(pk__in=image_pks).exclude(tag_assignments__tag=tag)
+    return dict(images.values_list("pk", "image_id"))

@@ -39,6 +39,7 @@ from custom_tagging.models import (
     TrainingJob,
 )
 from custom_tagging.scoring import ActiveModels, active_models, csv_lines
+from custom_tagging.selectors import unlabelled_image_ids
 from custom_tagging.workers import job_is_unserved
 from muses.collection import services as collection
 from muses.collection.media import local_path
@@ -363,11 +364,12 @@ def training_data(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
     training_data_check(tag=tag)
     labels = dict(tag.assignments.values_list("image__image_id", "label"))
     index = shared_index()
-    found, features = _vectors_of(index, list(labels))
+    tagged = Image.objects.filter(tag_assignments__tag=tag)  # one join, not 10,000 ids
+    found, features = _vectors_of(index, tagged)
     if len(found) < len(labels):
         missing = images_missing_features(settings.MUSES_BACKBONE)
         features_extract(images=missing.filter(tag_assignments__tag=tag), backbone=backbone_get())
-        found, features = _vectors_of(index, list(labels))
+        found, features = _vectors_of(index, tagged)
     y = np.array([labels[i] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
     if y.sum() == 0 or y.sum() == len(y):
         raise errors.TrainingDataMissing(
@@ -378,13 +380,12 @@ def training_data(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _weights_digest(tag: CustomTag) -> str:
-    return (
+    digests = (
         compatible_features(settings.MUSES_BACKBONE)
         .filter(image__tag_assignments__tag=tag)
         .values_list("weights_digest", flat=True)
-        .first()
-        or ""
     )
+    return next(iter(digests[:1]), "")  # any row: first() would sort the whole join
 
 
 def version_create(
@@ -757,16 +758,15 @@ def _models_for_names(tag_names: list[str] | None) -> ActiveModels:
 def tag_suggest(*, tag: CustomTag, n: int = 20) -> list[dict]:
     """Stored, not yet assigned images the active model is least sure of: label these next."""
     models = models_for_tag(name=tag.name)
-    assigned = set(tag.assignments.values_list("image_id", flat=True))
-    pks, scores = _least_certain(models, n + len(assigned))
-    fresh = [(pk, score) for pk, score in zip(pks.tolist(), scores) if pk not in assigned]
+    pks, scores = _least_certain(models, settings.MUSES_SUGGEST_MAX_ROWS)  # all, closest first
     picked: list[tuple[str, float]] = []
-    window = n + 10
-    for start in range(0, len(fresh), window):
-        # The database has the last word (an image deleted elsewhere is gone); asked in
-        # windows, so a tag with 10,000 labels does not look up 10,000 candidates.
-        chunk = fresh[start : start + window]
-        names = image_ids_of(pk for pk, _ in chunk)
+    window = 2 * n + 10
+    for start in range(0, len(pks), window):
+        # The database has the last word (an image deleted elsewhere is gone, one labelled
+        # already is not suggested); asked in windows, so a tag with 10,000 labels neither
+        # loads them nor looks up 10,000 candidates.
+        chunk = list(zip(pks[start : start + window].tolist(), scores[start : start + window]))
+        names = unlabelled_image_ids(tag=tag, image_pks=[pk for pk, _ in chunk])
         picked += [(names[pk], score) for pk, score in chunk if pk in names]
         if len(picked) >= n:
             break

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
 from muses.vision import index_file
-from muses.vision.index_file import FeatureIndexFile, IndexCorrupt, IndexMissing
+from muses.vision.index_file import FeatureIndexFile, IndexCorrupt, IndexMissing, as_float32
 from muses.vision.inference import configured_family, family_filter
 from muses.vision.models import ImageFeature
 
@@ -207,10 +208,17 @@ class FeatureIndex:
 
     # --- reading ----------------------------------------------------------------------
 
-    def vectors_of(self, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
-        """float32 vectors of the given image ids, in order; ids without a stored vector
-        are left out. Costs O(ids): one indexed query per 5,000 ids and a look-up each."""
-        refs = feature_refs(backbone=self.backbone, image_ids=image_ids, family=self.family)
+    def vectors_of(self, image_ids: "list[str] | QuerySet") -> tuple[list[str], np.ndarray]:
+        """float32 vectors of the given image ids (or of the images of a queryset, found
+        by one join rather than lists of thousands of ids), in order; ids without a stored
+        vector are left out. Costs O(ids): indexed queries and a look-up each."""
+        if isinstance(image_ids, QuerySet):
+            refs = feature_refs_of_images(
+                backbone=self.backbone, images=image_ids, family=self.family
+            )
+            image_ids = list(refs)
+        else:
+            refs = feature_refs(backbone=self.backbone, image_ids=image_ids, family=self.family)
         found = [i for i in dict.fromkeys(image_ids) if i in refs]
         handle = self.file()
         if not found or handle is None:
@@ -258,7 +266,7 @@ class FeatureIndex:
             live = live[[int(pk) in ids for pk in rows["image"][live]]]
             pks.extend(int(pk) for pk in rows["image"][live])
             names.extend(ids[int(pk)] for pk in rows["image"][live])
-            parts.append(np.asarray(vectors[live], np.float32))
+            parts.append(vectors[live])
         dim = handle.dim if handle is not None else 0
         matrix = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
         return np.asarray(pks, np.int64), names, matrix
@@ -280,7 +288,7 @@ class FeatureIndex:
             rows = rows_all[start : start + block]
             yield (
                 rows["image"],
-                np.asarray(matrix[start : start + block], np.float32),
+                as_float32(matrix[start : start + block]),
                 rows["dead"] == 0,
             )
 
@@ -351,7 +359,7 @@ def _probed_parts(handle: FeatureIndexFile, query: np.ndarray, probe: int):
     rows, matrix = handle.rows(), handle.matrix()
     for start in range(0, len(picked), SEARCH_CHUNK):
         part = picked[start : start + SEARCH_CHUNK]
-        yield rows[part], np.asarray(matrix[part], np.float32)
+        yield rows[part], as_float32(matrix[part])
 
 
 def _top(values: np.ndarray, k: int) -> np.ndarray:
@@ -380,6 +388,18 @@ def feature_refs(
         for pk, image_pk in rows.values_list("id", "image_id"):
             refs[names[image_pk]] = (pk, image_pk)
     return refs
+
+
+def feature_refs_of_images(
+    *, backbone: str, images: QuerySet, family: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """image_id -> (feature pk, image pk) of the stored vectors of a queryset's images,
+    in feature order: one query, the images a subquery."""
+    rows = space_features(backbone, family).filter(image__in=images.values("pk")).order_by("id")
+    return {
+        name: (pk, image_pk)
+        for pk, image_pk, name in rows.values_list("id", "image_id", "image__image_id")
+    }
 
 
 def image_ids_of(image_pks: Iterable[int]) -> dict[int, str]:
