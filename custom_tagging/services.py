@@ -807,8 +807,10 @@ def _closest(margin: np.ndarray, k: int) -> np.ndarray:
 
 def image_similar(*, image: Image, n: int = 10) -> list[dict]:
     """Nearest stored images by cosine similarity of their features."""
-    query = stored_features(image=image)
     try:
+        query = shared_index().vector_of_image(image.pk)  # no query when it is indexed
+        if query is None:
+            query = stored_features(image=image)
         # One more than asked: the image itself is usually its own nearest.
         nearest = shared_index().nearest(query, n + 1)
     except IndexUnavailable as exc:

@@ -226,6 +226,13 @@ class FeatureIndex:
         rows = self._rows_of(handle, [refs[i] for i in found])
         return found, handle.vectors(rows)
 
+    def vector_of_image(self, image_pk: int) -> np.ndarray | None:
+        """The image's vector as the index holds it, found without a database query; None
+        when the index has no live row for it."""
+        handle = self.file()
+        row = handle.rows_of_images([image_pk])[0] if handle is not None else -1
+        return handle.vectors([row])[0] if row >= 0 else None
+
     def _rows_of(self, handle: FeatureIndexFile, refs: list[tuple[int, int]]) -> np.ndarray:
         """Index rows of (feature pk, image pk) pairs; rows the index lacks (or holds for
         another image, after an id was reused) are appended from the database first."""
