@@ -383,7 +383,8 @@ def _add_rows(n: int) -> list[str]:
     """n new images stored the way an upload stores them (row, then append)."""
     from muses.collection.models import Image
     from muses.vision.backbones import Backbone
-    from muses.vision.store import image_features_store
+    from muses.vision.index import index_append_features
+    from muses.vision.store import feature_row
 
     backbone = Backbone(
         name=BACKBONE,
@@ -398,7 +399,10 @@ def _add_rows(n: int) -> list[str]:
     ids = []
     for i, vector in enumerate(vectors):
         image = Image.objects.create(image_id=f"new{stamp}-{i}", width=1, height=1, format="JPEG")
-        image_features_store(image, backbone, vector)
+        # As image_features_store stores an upload's vector (the bench has no network).
+        row = feature_row(image, backbone, vector, numerics=("openvino", "fp32"))
+        row.save()
+        index_append_features([row])
         ids.append(image.image_id)
     return ids
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, Lookup, QuerySet
 
 from muses.vision import index_file
 from muses.vision.index_file import FeatureIndexFile, IndexCorrupt, IndexMissing, as_float32
@@ -390,8 +390,8 @@ def feature_refs(
         chunk = ids[start : start + LOOKUP_CHUNK]
         # Two look-ups by unique index rather than one join: the planner cannot pick a
         # scan of the feature table, whatever its statistics say.
-        names = dict(Image.objects.filter(image_id__in=chunk).values_list("pk", "image_id"))
-        rows = space_features(backbone, family).filter(image_id__in=list(names))
+        names = dict(Image.objects.filter(any_of("image_id", chunk)).values_list("pk", "image_id"))
+        rows = space_features(backbone, family).filter(any_of("image_id", list(names)))
         for pk, image_pk in rows.values_list("id", "image_id"):
             refs[names[image_pk]] = (pk, image_pk)
     return refs
@@ -409,6 +409,34 @@ def feature_refs_of_images(
     }
 
 
+class AnyOf(Lookup):
+    """``column = ANY(%s::type[])`` with the values as one array parameter on PostgreSQL,
+    where ``IN (%s, %s, ...)`` makes psycopg parse a query of 5,000 placeholders on every
+    call (too long for its cache: ~0.15 s a query here); a plain IN elsewhere."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def __init__(self, lhs, rhs):
+        super().__init__(lhs, rhs)
+        self.values = list(rhs)  # kept apart: resolving wraps the rhs in an expression
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        values = self.values
+        if connection.vendor == "postgresql" and values:
+            # Typed as the column: psycopg would send small ints as int4[], and bigint =
+            # ANY(int4[]) is planned without the index (a second instead of 20 ms).
+            column_type = self.lhs.output_field.db_type(connection)
+            return f"{lhs} = ANY(%s::{column_type}[])", [*params, values]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values)) or 'NULL'})", [*params, *values]
+
+
+def any_of(field_name: str, values: list) -> AnyOf:
+    """A filter() argument: field_name's value is one of values."""
+    return AnyOf(F(field_name), list(values))
+
+
 def image_ids_of(image_pks: Iterable[int]) -> dict[int, str]:
     """image pk -> image_id of the images that still exist (the database decides)."""
     from muses.collection.models import Image
@@ -417,7 +445,7 @@ def image_ids_of(image_pks: Iterable[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for start in range(0, len(pks), LOOKUP_CHUNK):
         chunk = pks[start : start + LOOKUP_CHUNK]
-        found.update(Image.objects.filter(pk__in=chunk).values_list("pk", "image_id"))
+        found.update(Image.objects.filter(any_of("pk", chunk)).values_list("pk", "image_id"))
     return found
 
 
@@ -425,7 +453,7 @@ def _feature_rows(feature_pks: list[int]) -> list[tuple]:
     rows = []
     for start in range(0, len(feature_pks), LOOKUP_CHUNK):
         chunk = feature_pks[start : start + LOOKUP_CHUNK]
-        qs = ImageFeature.objects.filter(id__in=chunk).order_by("id")
+        qs = ImageFeature.objects.filter(any_of("id", chunk)).order_by("id")
         rows += qs.values_list("id", "image_id", "vector", "dtype")
     return rows
 
