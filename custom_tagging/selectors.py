@@ -13,6 +13,7 @@ from custom_tagging.models import (
     TrainingJob,
 )
 from muses.collection.models import Image
+from muses.vision.index import any_of
 
 POSITIVE, NEGATIVE = Assignment.Label.POSITIVE, Assignment.Label.NEGATIVE
 
@@ -70,5 +71,5 @@ def prediction_job_list() -> QuerySet[PredictionJob]:
 def unlabelled_image_ids(*, tag: CustomTag, image_pks: list[int]) -> dict[int, str]:
     """image pk -> image_id of those of the images that still exist and carry no label of
     the tag: one query for a handful of candidates, whatever the number of labels."""
-    images = Image.objects.filter(pk__in=image_pks).exclude(tag_assignments__tag=tag)
+    images = Image.objects.filter(any_of("pk", image_pks)).exclude(tag_assignments__tag=tag)
     return dict(images.values_list("pk", "image_id"))

@@ -760,16 +760,15 @@ def tag_suggest(*, tag: CustomTag, n: int = 20) -> list[dict]:
     models = models_for_tag(name=tag.name)
     pks, scores = _least_certain(models, settings.MUSES_SUGGEST_MAX_ROWS)  # all, closest first
     picked: list[tuple[str, float]] = []
-    window = 2 * n + 10
-    for start in range(0, len(pks), window):
+    start, window = 0, 2 * n + 10
+    while start < len(pks) and len(picked) < n:
         # The database has the last word (an image deleted elsewhere is gone, one labelled
-        # already is not suggested); asked in windows, so a tag with 10,000 labels neither
-        # loads them nor looks up 10,000 candidates.
+        # already is not suggested); asked in windows that double, so a tag with 10,000
+        # labels neither loads them nor asks 10,000 candidates one window at a time.
         chunk = list(zip(pks[start : start + window].tolist(), scores[start : start + window]))
         names = unlabelled_image_ids(tag=tag, image_pks=[pk for pk, _ in chunk])
         picked += [(names[pk], score) for pk, score in chunk if pk in names]
-        if len(picked) >= n:
-            break
+        start, window = start + window, window * 2
     picked = picked[:n]
     return [
         {"image_id": image_id, "score": int(quantize(score)) / SCORE_SCALE}
