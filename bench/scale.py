@@ -227,6 +227,7 @@ def measure(rows: int) -> None:
     for _ in handle.chunks(50_000):
         pass
     result.update(_in_fresh_process("share"))
+    _print(_save(result))  # kept even if the compaction below is cut short
     start = time.perf_counter()
     index_compact(backbone=BACKBONE)
     result["compact_s"] = time.perf_counter() - start
