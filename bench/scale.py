@@ -14,6 +14,12 @@ training a tag with 10,000 labels, the library-wide job; then compact vectors' a
     ... bench/scale.py report                                     # every N measured, growth
     ... bench/scale.py drop                                       # remove the bench's rows
 
+    ... bench/scale.py run --rows 10000 100000 1000000            # all of it, every N
+
+`run` gives each N a database of its own (DATABASE_URL's name + _10k, _100k, _1m: created
+and migrated when missing, kept filled between runs; `drop` on each removes them) and an
+index directory of its own, then prints the report of every N of this run.
+
 Targets at 1M (issue 13): open <= 2 s; <= 1.5 GiB per process above baseline;
 predict_batch 20x20 <= 10 ms also after new rows; similar <= 50 ms; suggest <= 300 ms;
 training 10k labels <= 2 s; library job 1M x 20 tags <= 60 s.
@@ -50,7 +56,7 @@ PREFIX = "s"  # image ids s0000000, s0000001, ...
 FILL_CHUNK = 20_000
 TAGS = 20
 LABELS = 10_000
-RESULTS = Path(settings.MUSES_VAR_DIR) / "results"
+RESULTS = Path(os.environ.get("MUSES_SCALE_RESULTS", Path(settings.MUSES_VAR_DIR) / "results"))
 TARGETS_1M = {
     "open_s": 2.0,
     "anon_mib": 1536,
@@ -113,30 +119,55 @@ def fill(rows: int) -> None:
 
 
 def _copy_chunk(numbers: np.ndarray, vectors: np.ndarray) -> None:
-    now = datetime.now(UTC)
+    """Images and their vectors of one chunk, in one transaction (an interrupted fill
+    resumes at the next chunk)."""
+    from django.db import transaction
+
     ids = [f"{PREFIX}{n:07d}" for n in numbers.tolist()]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy(
-            "COPY collection_image (image_id, file, sha256, width, height, format, "
-            "original_name, curator_class, predicted_class, created) FROM STDIN"
-        ) as copy:
+        columns, template = _image_row_template()
+        slot = columns.index("image_id")
+        with raw.copy(f"COPY collection_image ({', '.join(columns)}) FROM STDIN") as copy:
             for image_id in ids:
-                copy.write_row((image_id, "", "", 224, 224, "JPEG", "", "", "", now))
+                template[slot] = image_id
+                copy.write_row(template)
         cursor.execute("SELECT id, image_id FROM collection_image WHERE image_id = ANY(%s)", [ids])
         pk_of = dict((image_id, pk) for pk, image_id in cursor.fetchall())
+        now = datetime.now(UTC)
         with raw.copy(
-            "COPY vision_imagefeature (image_id, backbone, weights_digest, dim, dtype, vector, "
-            "created) FROM STDIN (FORMAT BINARY)"
+            "COPY vision_imagefeature (image_id, backbone, weights_digest, dim, dtype, engine, "
+            "precision, vector, created) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "text", "text", "int4", "text", "bytea", "timestamptz"])
+            copy.set_types(
+                ["int8", "text", "text", "int4", "text", "text", "text", "bytea", "timestamptz"]
+            )
             for image_id, vector in zip(ids, vectors):
                 copy.write_row(
-                    (pk_of[image_id], BACKBONE, "bench", DIM, "float32", vector.tobytes(), now)
+                    (pk_of[image_id], BACKBONE, "bench", DIM, "float32", "openvino", "fp32")
+                    + (vector.tobytes(), now)
                 )
 
 
-def drop() -> None:
+def _image_row_template() -> tuple[list[str], list]:
+    """Every column of the real Image model with its default, so that a field added to the
+    model never breaks the COPY (a 224 x 224 JPEG with no file)."""
+    from muses.collection.models import Image
+
+    given = {"width": 224, "height": 224, "format": "JPEG", "created": datetime.now(UTC)}
+    columns, values = [], []
+    for field in Image._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        values.append(given.get(field.name, None if field.null else field.get_default()))
+    return columns, values
+
+
+def drop(sizes: list[int] | None = None) -> None:
+    """Remove the bench's rows; with sizes, the databases and indexes `run` made for them."""
+    if sizes:
+        return _drop_databases(sizes)
     from custom_tagging.models import CustomTag
 
     CustomTag.objects.filter(name__startswith="scale-").delete()
@@ -148,6 +179,19 @@ def drop() -> None:
         )
         cursor.execute("DELETE FROM collection_image WHERE image_id LIKE %s", [PREFIX + "%"])
     print("bench rows dropped")
+
+
+def _drop_databases(sizes: list[int]) -> None:
+    import shutil
+
+    import psycopg
+
+    base = settings.DATABASES["default"]
+    with psycopg.connect(_database_url(base, base["NAME"]), autocommit=True) as admin:
+        for rows in sizes:
+            admin.execute(f'DROP DATABASE IF EXISTS "{base["NAME"]}_{label(rows)}"')
+            shutil.rmtree(Path(settings.MUSES_VAR_DIR) / f"n{label(rows)}", ignore_errors=True)
+            print(f"dropped {base['NAME']}_{label(rows)} and its index")
 
 
 # --- measure ------------------------------------------------------------------------------
@@ -172,13 +216,18 @@ def rebuild(rows: int) -> None:
 def measure(rows: int) -> None:
     """Every request-path figure in fresh processes, then compaction; the index must have
     been rebuilt for this N (the `rebuild` action)."""
-    from muses.vision.index import index_compact
+    from muses.vision.index import feature_index, index_compact
 
     result = {"rows": stored_rows(), "date": datetime.now(UTC).isoformat()}
     assert result["rows"] >= rows, f"fill first: {result['rows']:,} rows stored"
     _prepare_tags()
     result.update(_in_fresh_process("probe"))
+    # This process maps every page first: the second process's pages are then shared.
+    handle = feature_index(BACKBONE).file()
+    for _ in handle.chunks(50_000):
+        pass
     result.update(_in_fresh_process("share"))
+    _print(_save(result))  # kept even if the compaction below is cut short
     start = time.perf_counter()
     index_compact(backbone=BACKBONE)
     result["compact_s"] = time.perf_counter() - start
@@ -257,7 +306,17 @@ def _memory() -> dict:
         name, _, value = line.partition(":")
         if name in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
             fields[name] = int(value.split()[0]) / 1024
-    return {"rss": fields["VmRSS"], "anon": fields["RssAnon"], "file": fields["RssFile"]}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0]) / 1024
+    return {
+        "rss": fields["VmRSS"],
+        "anon": fields["RssAnon"],
+        "file": fields["RssFile"],
+        # Proportional: each shared page divided among the processes mapping it.
+        "pss": fields["Pss"],
+        "shared": fields["Shared_Clean"] + fields["Shared_Dirty"],
+    }
 
 
 def probe() -> dict:
@@ -304,6 +363,7 @@ def probe() -> dict:
     figures["above_baseline_mib"] = memory["rss"] - baseline["rss"]
     figures["anon_mib"] = memory["anon"] - baseline["anon"]
     figures["file_mib"] = memory["file"] - baseline["file"]
+    figures["pss_mib"] = memory["pss"] - baseline["pss"]
     return figures
 
 
@@ -325,7 +385,8 @@ def _add_rows(n: int) -> list[str]:
     """n new images stored the way an upload stores them (row, then append)."""
     from muses.collection.models import Image
     from muses.vision.backbones import Backbone
-    from muses.vision.store import image_features_store
+    from muses.vision.index import index_append_features
+    from muses.vision.store import feature_row
 
     backbone = Backbone(
         name=BACKBONE,
@@ -340,7 +401,10 @@ def _add_rows(n: int) -> list[str]:
     ids = []
     for i, vector in enumerate(vectors):
         image = Image.objects.create(image_id=f"new{stamp}-{i}", width=1, height=1, format="JPEG")
-        image_features_store(image, backbone, vector)
+        # As image_features_store stores an upload's vector (the bench has no network).
+        row = feature_row(image, backbone, vector, numerics=("openvino", "fp32"))
+        row.save()
+        index_append_features([row])
         ids.append(image.image_id)
     return ids
 
@@ -371,6 +435,7 @@ def share() -> dict:
     return {
         "second_anon_mib": memory["anon"] - baseline["anon"],
         "second_file_mib": memory["file"] - baseline["file"],
+        "second_shared_mib": memory["shared"] - baseline["shared"],
         "index_file_mib": handle.path.stat().st_size / 2**20,
     }
 
@@ -435,6 +500,8 @@ COLUMNS = [
     ("file_mib", "file+ MiB (index pages)"),
     ("second_anon_mib", "2nd proc anon+ MiB"),
     ("second_file_mib", "2nd proc file+ MiB"),
+    ("second_shared_mib", "2nd proc shared+ MiB"),
+    ("pss_mib", "PSS+ MiB (1st proc)"),
     ("predict_warm_ms", "predict 20x20 ms"),
     ("predict_after_new_ms", "after 100 new ms"),
     ("similar_ms", "similar ms"),
@@ -468,19 +535,91 @@ def report() -> None:
         )
 
 
+# --- every N in one run ------------------------------------------------------------------
+
+
+def label(rows: int) -> str:
+    return f"{rows // 1_000_000}m" if rows % 1_000_000 == 0 else f"{rows // 1000}k"
+
+
+def run(sizes: list[int]) -> None:
+    """fill, rebuild and measure each N in a database and index directory of its own,
+    then the report over this run's N."""
+    base = settings.DATABASES["default"]
+    if base["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit("run needs PostgreSQL: set DATABASE_URL")
+    results = Path(settings.MUSES_VAR_DIR) / "results" / datetime.now(UTC).strftime("%Y%m%dT%H%M")
+    for rows in sizes:
+        name = f"{base['NAME']}_{label(rows)}"
+        _database_ensure(name)
+        env = os.environ | {
+            "DATABASE_URL": _database_url(base, name),
+            "MUSES_VAR_DIR": str(Path(settings.MUSES_VAR_DIR) / f"n{label(rows)}"),
+            "MUSES_SCALE_RESULTS": str(results),
+        }
+        for action in ("fill", "rebuild", "measure"):
+            print(f"--- {label(rows)}: {action}", flush=True)
+            subprocess.run(
+                [sys.executable, __file__, action, "--rows", str(rows)], env=env, check=True
+            )
+    subprocess.run(
+        [sys.executable, __file__, "report"], env=os.environ | {"MUSES_SCALE_RESULTS": str(results)}
+    )
+
+
+def _database_url(base: dict, name: str) -> str:
+    host = f"{base.get('HOST') or '127.0.0.1'}:{base.get('PORT') or 5432}"
+    password = f":{base['PASSWORD']}" if base.get("PASSWORD") else ""
+    return f"postgres://{base.get('USER') or 'postgres'}{password}@{host}/{name}"
+
+
+def _database_ensure(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        exists = cursor.fetchone() is not None
+    if not exists:
+        import psycopg
+
+        base = settings.DATABASES["default"]
+        with psycopg.connect(_database_url(base, base["NAME"]), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    env = os.environ | {"DATABASE_URL": _database_url(settings.DATABASES["default"], name)}
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "action",
-        choices=["fill", "rebuild", "measure", "accuracy", "report", "drop", "probe", "share"],
+        choices=[
+            "fill",
+            "rebuild",
+            "measure",
+            "accuracy",
+            "report",
+            "drop",
+            "probe",
+            "share",
+            "run",
+        ],
         help="what to do (probe and share run inside fresh processes of measure)",
     )
-    parser.add_argument("--rows", type=int, default=10_000, help="N: rows to fill or measure")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        help="N: rows to fill or measure (default 10,000); run and drop take several",
+    )
     args = parser.parse_args()
     if args.action in ("probe", "share"):
         figures = probe() if args.action == "probe" else share()
         print(json.dumps(figures))
         return
+    if args.action in ("run", "drop"):
+        if args.action == "run":
+            return run(args.rows or [10_000, 100_000, 1_000_000])
+        return drop(args.rows)
+    args.rows = (args.rows or [10_000])[0]
     if args.action == "fill":
         fill(args.rows)
     elif args.action == "rebuild":
@@ -489,10 +628,8 @@ def main() -> None:
         measure(args.rows)
     elif args.action == "accuracy":
         accuracy()
-    elif args.action == "report":
-        report()
     else:
-        drop()
+        report()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn import config_context
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -49,12 +48,6 @@ def threshold_floor(value: float) -> float:
     return math.floor(value * SCORE_SCALE + 1e-9) / SCORE_SCALE
 
 
-def _logistic() -> LogisticRegression:
-    return LogisticRegression(
-        C=REGULARIZATION_C, class_weight="balanced", max_iter=MAX_ITER, tol=TOLERANCE
-    )
-
-
 class TagClassifier:
     """fit(X, y) with y in {0, 1}; learned state in attributes ending in ``_``."""
 
@@ -75,15 +68,20 @@ class TagClassifier:
     def _fit(self, X: np.ndarray, y: np.ndarray, report: Progress):
         mean, scale = _standardisation(X)
         standardised = (X - mean) / scale
-        full = _logistic().fit(standardised, y)
-        report(0.2)
-        self.coef_ = (full.coef_[0] / scale).astype(np.float32)
-        self.intercept_ = float(full.intercept_[0] - float(self.coef_ @ mean))
         self.positives_ = int(y.sum())
         self.negatives_ = int(len(y) - y.sum())
         folds = min(self.folds, self.positives_, self.negatives_)
-        if folds >= MIN_PER_CLASS_FOR_CV:
-            oof = _out_of_fold_scores(standardised, y, folds, report)
+        splits = _splits(standardised, y, folds) if folds >= MIN_PER_CLASS_FOR_CV else []
+        # The model kept and the fold models are fitted together: one L-BFGS run, so
+        # every pass over the features serves all of them (a separate fit of the full
+        # model cost as many passes again).
+        everything = (np.arange(len(y)), np.zeros(0, np.int64))
+        coef, intercept = _joint_fit(standardised, y, [*splits, everything], report)
+        self.coef_ = (coef[:, -1] / scale).astype(np.float32)
+        self.intercept_ = float(intercept[-1] - float(self.coef_ @ mean))
+        if splits:
+            oof = _held_out_scores(standardised, splits, coef, intercept)
+            report(0.95)
             self.threshold_, self.metrics_ = choose_threshold(y, oof, self.target_precision)
             self.metrics_["folds"] = folds
         else:
@@ -129,14 +127,32 @@ def _standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _out_of_fold_scores(X: np.ndarray, y: np.ndarray, folds: int, report: Progress) -> np.ndarray:
-    """Each example scored by a model that never saw it.
+    """Each example scored by a model that never saw it."""
+    splits = _splits(X, y, folds)
+    coef, intercept = _joint_fit(X, y, splits, report)
+    report(0.95)
+    return _held_out_scores(X, splits, coef, intercept)
 
-    The k fold models minimise exactly scikit-learn's objective for
-    LogisticRegression(C, class_weight="balanced") on their training part, but all at
-    once: one L-BFGS run over the stacked parameters, so every pass over X serves all k
-    models (X @ W with W of k columns) instead of k separate passes. Cold-started: a start
-    from the full fit would leak the held-out examples into their own scores."""
-    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(X, y))
+
+def _splits(X: np.ndarray, y: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(X, y))
+
+
+def _held_out_scores(X, splits, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    oof = np.zeros(len(X), dtype=np.float64)
+    for fold, (_, test) in enumerate(splits):
+        oof[test] = sigmoid(X[test] @ coef[:, fold] + intercept[fold])
+    return oof
+
+
+def _joint_fit(X: np.ndarray, y: np.ndarray, splits, report: Progress):
+    """(coef (d, k), intercepts (k,)) of k models, model j fitted on splits[j][0].
+
+    Each minimises exactly scikit-learn's objective for LogisticRegression(C,
+    class_weight="balanced") on its training part, but all at once: one L-BFGS run over
+    the stacked parameters, so every pass over X serves all k models (X @ W with W of k
+    columns) instead of k separate passes. Cold-started: a fold model started from the
+    full fit would carry its held-out examples into their own scores."""
     weights = _fold_sample_weights(y, splits)
     objective = _JointLogisticLoss(X, y, weights)
     iterations = [0]
@@ -144,22 +160,17 @@ def _out_of_fold_scores(X: np.ndarray, y: np.ndarray, folds: int, report: Progre
     def after_iteration(_):
         iterations[0] += 1
         if iterations[0] % PROGRESS_EVERY == 0:
-            report(0.2 + 0.7 * min(1.0, iterations[0] / MAX_ITER))
+            report(0.9 * min(1.0, iterations[0] / MAX_ITER))
 
     result = minimize(
         objective,
-        np.zeros((X.shape[1] + 1) * folds),
+        np.zeros((X.shape[1] + 1) * len(splits)),
         jac=True,
         method="L-BFGS-B",
         callback=after_iteration,
         options={"maxiter": MAX_ITER, "gtol": TOLERANCE, "maxls": 50},
     )
-    coef, intercept = objective.unpack(result.x)
-    oof = np.zeros(len(y), dtype=np.float64)
-    for fold, (_, test) in enumerate(splits):
-        oof[test] = sigmoid(X[test] @ coef[:, fold] + intercept[fold])
-    report(0.95)
-    return oof
+    return objective.unpack(result.x)
 
 
 def _fold_sample_weights(y: np.ndarray, splits) -> np.ndarray:

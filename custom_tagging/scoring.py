@@ -163,3 +163,36 @@ def _cell_table(name: str, version: int, threshold: float, last: bool) -> np.nda
     return np.array(
         [prefix + text + suffixes[q >= cutoff] for q, text in enumerate(SCORE_TEXT)], dtype=object
     )
+
+
+def csv_lines(image_ids: list[str], models: ActiveModels, scores: np.ndarray) -> str:
+    """CSV rows (as csv.writer writes them: minimal quoting, \r\n) of image id, then score
+    and 0/1 prediction per tag: each cell's text is looked up by its quantized score in a
+    per-threshold table and a chunk is one join, several times faster than csv.writer
+    over a list per row (the library-wide job writes a million of them)."""
+    if not image_ids:
+        return ""
+    quantized = quantize(scores)
+    cutoffs = quantize(models.thresholds)
+    pieces = np.empty((len(image_ids), len(models) + 1), dtype=object)
+    pieces[:, 0] = [
+        i if not CSV_SPECIAL.search(i) else '"' + i.replace('"', '""') + '"' for i in image_ids
+    ]
+    for j, cutoff in enumerate(cutoffs.tolist()):
+        pieces[:, j + 1] = _csv_cell_table(cutoff, j == len(models) - 1)[quantized[:, j]]
+    if len(models) == 0:
+        pieces[:, 0] += "\r\n"
+    return "".join(pieces.ravel().tolist())
+
+
+CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+@lru_cache(maxsize=TABLE_CACHE_SIZE)
+def _csv_cell_table(cutoff: int, last: bool) -> np.ndarray:
+    """',<score>,<0|1>' for every quantized score 0..10000 (and the line end after the
+    row's last tag)."""
+    end = "\r\n" if last else ""
+    return np.array(
+        [f",{text},{int(q >= cutoff)}{end}" for q, text in enumerate(SCORE_TEXT)], dtype=object
+    )

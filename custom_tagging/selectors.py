@@ -11,6 +11,7 @@ from custom_tagging.models import (
     TagVersion,
 )
 from muses.collection.models import Image
+from muses.vision.index import any_of
 
 POSITIVE, NEGATIVE = Assignment.Label.POSITIVE, Assignment.Label.NEGATIVE
 
@@ -53,3 +54,10 @@ def version_list(*, tag: CustomTag) -> QuerySet[TagVersion]:
 
 def prediction_job_list() -> QuerySet[PredictionJob]:
     return PredictionJob.objects.order_by("-created", "-id")
+
+
+def unlabelled_image_ids(*, tag: CustomTag, image_pks: list[int]) -> dict[int, str]:
+    """image pk -> image_id of those of the images that still exist and carry no label of
+    the tag: one query for a handful of candidates, whatever the number of labels."""
+    images = Image.objects.filter(any_of("pk", image_pks)).exclude(tag_assignments__tag=tag)
+    return dict(images.values_list("pk", "image_id"))

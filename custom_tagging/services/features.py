@@ -4,6 +4,7 @@ the shared index.
 
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 
 from custom_tagging import exceptions as errors
 from muses.collection.models import Image
@@ -47,9 +48,11 @@ def shared_index() -> FeatureIndex:
     return feature_index(settings.MUSES_BACKBONE)
 
 
-def vectors_lookup(*, index: FeatureIndex, image_ids: list[str]) -> tuple[list[str], np.ndarray]:
-    """Stored vectors of these image ids, by index look-up (cost O(ids)); 503 while the
-    machine's index is being rebuilt."""
+def vectors_lookup(
+    *, index: FeatureIndex, image_ids: "list[str] | QuerySet"
+) -> tuple[list[str], np.ndarray]:
+    """Stored vectors of these image ids (or of a queryset's images, by one join), by index
+    look-up (cost O(ids)); 503 while the machine's index is being rebuilt."""
     try:
         return index.vectors_of(image_ids)
     except IndexUnavailable as exc:

@@ -6,18 +6,16 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
 from custom_tagging import exceptions as errors
-from custom_tagging.learning import quantize
 from custom_tagging.models import (
     PredictionJob,
 )
-from custom_tagging.scoring import SCORE_TEXT, ActiveModels, active_models
+from custom_tagging.scoring import ActiveModels, active_models, csv_lines
 from custom_tagging.services.features import backbone_get, shared_index
 from custom_tagging.services.predictions import models_for_names
 from muses.collection.media import local_path
@@ -98,7 +96,6 @@ def _write_predictions_csv(
     under a temporary name and renamed, so a download never sees half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".predictions-", suffix=".csv")
-    cutoffs = quantize(models.thresholds)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -108,11 +105,7 @@ def _write_predictions_csv(
             )
             written = 0
             for image_ids, vectors in index.live_chunks(CSV_CHUNK_ROWS):
-                quantized = quantize(models.scores(vectors))
-                texts = SCORE_TEXT[quantized]
-                flags = np.where(quantized >= cutoffs, "1", "0")
-                pairs = np.stack([texts, flags.astype(object)], axis=2).reshape(len(texts), -1)
-                writer.writerows([i, *row] for i, row in zip(image_ids, pairs.tolist()))
+                handle.write(csv_lines(image_ids, models, models.scores(vectors)))
                 written += len(image_ids)
                 job_progress(
                     model=PredictionJob, pk=job.pk, fraction=0.1 + 0.9 * written / max(total, 1)

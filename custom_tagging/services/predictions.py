@@ -16,6 +16,7 @@ from custom_tagging.models import (
     CustomTag,
 )
 from custom_tagging.scoring import ActiveModels, active_models
+from custom_tagging.selectors import unlabelled_image_ids
 from custom_tagging.services.features import (
     backbone_get,
     image_features_get,
@@ -195,19 +196,17 @@ def models_for_names(*, tag_names: list[str] | None) -> ActiveModels:
 def tag_suggest(*, tag: CustomTag, n: int = 20) -> list[dict]:
     """Stored, not yet assigned images the active model is least sure of: label these next."""
     models = models_for_tag(name=tag.name)
-    assigned = set(tag.assignments.values_list("image_id", flat=True))
-    pks, scores = _least_certain(models, n + len(assigned))
-    fresh = [(pk, score) for pk, score in zip(pks.tolist(), scores) if pk not in assigned]
+    pks, scores = _least_certain(models, settings.MUSES_SUGGEST_MAX_ROWS)  # all, closest first
     picked: list[tuple[str, float]] = []
-    window = n + 10
-    for start in range(0, len(fresh), window):
-        # The database has the last word (an image deleted elsewhere is gone); asked in
-        # windows, so a tag with 10,000 labels does not look up 10,000 candidates.
-        chunk = fresh[start : start + window]
-        names = image_ids_of(pk for pk, _ in chunk)
+    start, window = 0, 2 * n + 10
+    while start < len(pks) and len(picked) < n:
+        # The database has the last word (an image deleted elsewhere is gone, one labelled
+        # already is not suggested); asked in windows that double, so a tag with 10,000
+        # labels neither loads them nor asks 10,000 candidates one window at a time.
+        chunk = list(zip(pks[start : start + window].tolist(), scores[start : start + window]))
+        names = unlabelled_image_ids(tag=tag, image_pks=[pk for pk, _ in chunk])
         picked += [(names[pk], score) for pk, score in chunk if pk in names]
-        if len(picked) >= n:
-            break
+        start, window = start + window, window * 2
     picked = picked[:n]
     return [
         {"image_id": image_id, "score": int(quantize(score)) / SCORE_SCALE}
@@ -245,8 +244,10 @@ def _closest(margin: np.ndarray, k: int) -> np.ndarray:
 
 def image_similar(*, image: Image, n: int = 10) -> list[dict]:
     """Nearest stored images by cosine similarity of their features."""
-    query = image_features_get(image=image)
     try:
+        query = shared_index().vector_of_image(image.pk)  # no query when it is indexed
+        if query is None:
+            query = image_features_get(image=image)
         # One more than asked: the image itself is usually its own nearest.
         nearest = shared_index().nearest(query, n + 1)
     except IndexUnavailable as exc:

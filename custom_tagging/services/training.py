@@ -17,6 +17,7 @@ from custom_tagging.models import (
 from custom_tagging.services.features import backbone_get, shared_index, vectors_lookup
 from custom_tagging.services.tags import tag_counts
 from custom_tagging.services.versions import LinearHead, version_create
+from muses.collection.models import Image
 from muses.jobs.models import UNFINISHED_STATES
 from muses.jobs.services import job_enqueue, job_expire_if_stale, job_progress, job_run
 from muses.vision.store import (
@@ -93,11 +94,12 @@ def training_data_get(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
     training_data_check(tag=tag)
     labels = dict(tag.assignments.values_list("image__image_id", "label"))
     index = shared_index()
-    found, features = vectors_lookup(index=index, image_ids=list(labels))
+    tagged = Image.objects.filter(tag_assignments__tag=tag)  # one join, not 10,000 ids
+    found, features = vectors_lookup(index=index, image_ids=tagged)
     if len(found) < len(labels):
         missing = images_missing_features(settings.MUSES_BACKBONE)
         features_extract(images=missing.filter(tag_assignments__tag=tag), backbone=backbone_get())
-        found, features = vectors_lookup(index=index, image_ids=list(labels))
+        found, features = vectors_lookup(index=index, image_ids=tagged)
     y = np.array([labels[i] == Assignment.Label.POSITIVE for i in found], dtype=np.int8)
     if y.sum() == 0 or y.sum() == len(y):
         raise errors.TrainingDataMissing(
@@ -108,10 +110,9 @@ def training_data_get(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _weights_digest(tag: CustomTag) -> str:
-    return (
+    digests = (
         compatible_features(settings.MUSES_BACKBONE)
         .filter(image__tag_assignments__tag=tag)
         .values_list("weights_digest", flat=True)
-        .first()
-        or ""
     )
+    return next(iter(digests[:1]), "")  # any row: first() would sort the whole join

@@ -205,10 +205,21 @@ def _store_batch(images: list[Image], vectors: np.ndarray, backbone: Backbone) -
         _replace_incompatible(images, backbone)
         # ignore_conflicts: another worker may have stored some of these meanwhile.
         ImageFeature.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        stored = _rows_stored_here(rows)
     index_append_stored(
         backbone_name=backbone.name, image_pks=[img.pk for img in images], vectors=vectors
     )
-    return len(rows)
+    return stored
+
+
+def _rows_stored_here(rows: list[ImageFeature]) -> int:
+    """How many of rows the insert stored, not skipped as conflicts: the insert returns no
+    count, but a row it stored carries the creation time this process stamped on it."""
+    ours = {(row.image_id, row.created) for row in rows}
+    found = ImageFeature.objects.filter(
+        image_id__in=[row.image_id for row in rows], backbone=rows[0].backbone
+    ).values_list("image_id", "created")
+    return sum(1 for pair in found if pair in ours)
 
 
 # --- the shared index ----------------------------------------------------------------

@@ -49,8 +49,9 @@ def features_enqueue(
     return len(chunks)
 
 
-def feature_index_rebuild_task(backbone_name: str | None = None) -> int:
-    """Rebuild this machine's index of a backbone's features from the database."""
+def feature_index_rebuild_task(backbone_name: str | None = None, family: str | None = None) -> int:
+    """Rebuild this machine's index of a feature space (a backbone's features of one
+    numerics family, by default the worker's own) from the database."""
     from muses.vision.index import index_rebuild
 
-    return index_rebuild(backbone=backbone_name or settings.MUSES_BACKBONE)
+    return index_rebuild(backbone=backbone_name or settings.MUSES_BACKBONE, family=family)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from custom_tagging import learning
 from custom_tagging.learning import TagClassifier, choose_threshold
 
 
@@ -71,18 +72,42 @@ def test_few_examples_skip_cross_validation_and_use_half():
     assert model.threshold_ == 0.5
 
 
+def scikit_learn_logistic():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(
+        C=learning.REGULARIZATION_C,
+        class_weight="balanced",
+        max_iter=learning.MAX_ITER,
+        tol=learning.TOLERANCE,
+    )
+
+
 def test_the_joint_fold_fit_matches_scikit_learn_fold_by_fold():
     from sklearn.model_selection import StratifiedKFold
 
-    from custom_tagging.learning import _logistic, _out_of_fold_scores
+    from custom_tagging.learning import _out_of_fold_scores
 
     X, y = separable(n_pos=40, n_neg=60, dim=30, gap=0.8, seed=3)
     y = y.astype(np.int8)
     joint = _out_of_fold_scores(X, y, 5, lambda fraction: None)
     reference = np.zeros(len(y))
     for train, test in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(X, y):
-        reference[test] = _logistic().fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+        fold = scikit_learn_logistic().fit(X[train], y[train])
+        reference[test] = fold.predict_proba(X[test])[:, 1]
     assert np.abs(joint - reference).max() < 0.02
+
+
+@pytest.mark.parametrize("n_pos, n_neg", [(40, 60), (2, 3)])
+def test_the_model_kept_scores_like_scikit_learn_fitted_on_every_example(n_pos, n_neg):
+    """Fitted in the same run as the fold models (or alone, without cross-validation)."""
+    X, y = separable(n_pos=n_pos, n_neg=n_neg, dim=30, gap=0.8, seed=4)
+    X = X * 3 + 1
+    model = TagClassifier().fit(X, y)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    reference = scikit_learn_logistic().fit((X - mean) / scale, y)
+    expected = reference.predict_proba((X - mean) / scale)[:, 1]
+    assert np.abs(model.predict_proba(X) - expected).max() < 0.02
 
 
 def test_out_of_fold_scores_do_not_see_their_own_labels():

@@ -45,3 +45,31 @@ def test_the_batch_path_scores_with_the_versions_weights_and_intercept(api, shif
 def test_an_upload_scores_like_the_same_image_stored(api, shifted_version, upload):
     body = api.post("/predict/custom/red", {"data": upload((170, 60, 110))}, format="multipart")
     assert body.json()["score"] == pytest.approx(expected_score(shifted_version, "mid"), abs=1e-4)
+
+
+def test_the_library_csv_rows_read_back_as_csv_writer_would_write_them():
+    import csv
+    import io
+
+    from custom_tagging.scoring import ActiveModels, csv_lines
+
+    models = ActiveModels(
+        tag_names=["a", "b"],
+        versions=[1, 1],
+        thresholds=np.array([0.5, 0.25]),
+        weights=np.zeros((3, 2), np.float32),
+        intercepts=np.zeros(2, np.float32),
+    )
+    ids = ["plain", 'with "quotes"', "comma,id", "line\nbreak"]
+    scores = np.array([[0.5, 0.2499], [0.49994, 0.25], [1.0, 0.0], [0.00004, 0.12346]])
+    expected = io.StringIO()
+    csv.writer(expected).writerows(
+        [
+            ["plain", "0.5", "1", "0.2499", "0"],
+            ['with "quotes"', "0.4999", "0", "0.25", "1"],
+            ["comma,id", "1.0", "1", "0.0", "0"],
+            ["line\nbreak", "0.0", "0", "0.1235", "0"],
+        ]
+    )
+    assert csv_lines(ids, models, scores) == expected.getvalue()
+    assert list(csv.reader(io.StringIO(csv_lines(ids, models, scores))))[1][0] == ids[1]

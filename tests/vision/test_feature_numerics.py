@@ -157,3 +157,27 @@ def test_a_tag_trains_on_one_family_only(tiny_backbone, settings, make_image, bf
     assert stored.precision == "fp32"  # recomputed, not mixed in
     # The index keeps float16 copies of the stored float32 vectors (muses.vision.index).
     assert any(np.allclose(row, stored.as_array(), rtol=1e-3, atol=1e-3) for row in features)
+
+
+def test_an_index_of_another_family_reads_only_its_own_family_whatever_this_process_reads(
+    tiny_backbone, settings, make_image, bf16_not_adopted
+):
+    from muses.vision.index import FeatureIndex, index_check
+
+    settings.MUSES_INDEX_POLL_S = 0  # every look catches up with the database
+    bf16 = inference.numerics_family("openvino", "bf16")
+    images = [make_image(color=(i * 50, 0, 0)) for i in range(4)]
+    store_as(images[0], ("openvino", "bf16"), 1.0)
+    store_as(images[1], ("tensorflow", "fp32"), 2.0)  # this process's family
+    handle = FeatureIndex("tiny", family=bf16)
+    built = handle.file()  # no file yet: built from the bf16 rows only
+    assert built.name == f"tiny.{bf16}"
+    assert built.rows()["image"].tolist() == [images[0].pk]
+    store_as(images[2], ("openvino", "bf16"), 3.0)
+    store_as(images[3], ("tensorflow", "fp32"), 4.0)
+    caught_up = handle.file()
+    assert sorted(caught_up.rows()["image"].tolist()) == [images[0].pk, images[2].pk]
+    found, vectors = handle.vectors_of([image.image_id for image in images])
+    assert found == [images[0].image_id, images[2].image_id]
+    assert vectors[:, 0].tolist() == [1.0, 3.0]
+    assert index_check(backbone="tiny", family=bf16).ok

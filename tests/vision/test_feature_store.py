@@ -90,3 +90,15 @@ def _listed(index) -> list[str]:
 def test_an_unknown_backbone_is_refused_with_the_known_ones():
     with pytest.raises(CommandError, match="Unknown backbone 'resnet'.*efficientnet_lite0"):
         call_command("muses_extract_features", "--backbone", "resnet")
+
+
+def test_extraction_counts_only_the_vectors_it_stored_not_those_another_worker_had_stored(
+    tiny_backbone, make_image
+):
+    images = [make_image(color=(i * 60, 20, 0)) for i in range(3)]
+    image_features_compute(image=images[1], backbone=tiny_backbone)  # the other worker
+    earlier = ImageFeature.objects.get(image=images[1])
+    report = features_extract(images=images, backbone=tiny_backbone, batch_size=8)
+    assert report.extracted == 2 and report.skipped == 1
+    assert ImageFeature.objects.count() == 3
+    assert ImageFeature.objects.get(image=images[1]).pk == earlier.pk
