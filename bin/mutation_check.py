@@ -71,15 +71,15 @@ MUTANTS = [
     Mutant(
         "tag weights not folded back from standardised features",
         "custom_tagging/learning.py",
-        "self.coef_ = (full.coef_[0] / scale).astype(np.float32)",
-        "self.coef_ = full.coef_[0].astype(np.float32)",
+        "self.coef_ = (coef[:, -1] / scale).astype(np.float32)",
+        "self.coef_ = coef[:, -1].astype(np.float32)",
         TAG_LEARNING_TESTS,
     ),
     Mutant(
         "tag classes not balanced",
         "custom_tagging/learning.py",
-        'C=REGULARIZATION_C, class_weight="balanced", max_iter=MAX_ITER, tol=TOLERANCE',
-        "C=REGULARIZATION_C, class_weight=None, max_iter=MAX_ITER, tol=TOLERANCE",
+        "weights[train, fold] = len(train) / (2.0 * counts[y[train]])",
+        "weights[train, fold] = 1.0",
         TAG_LEARNING_TESTS,
     ),
     Mutant(
@@ -106,9 +106,9 @@ MUTANTS = [
     ),
     Mutant(
         "learned threshold replaced by 0.5 (library CSV)",
-        "custom_tagging/services/library.py",
-        'flags = np.where(quantized >= cutoffs, "1", "0")',
-        'flags = np.where(quantized >= 5000, "1", "0")',
+        "custom_tagging/scoring.py",
+        "pieces[:, j + 1] = _csv_cell_table(cutoff, j == len(models) - 1)[quantized[:, j]]",
+        "pieces[:, j + 1] = _csv_cell_table(5000, j == len(models) - 1)[quantized[:, j]]",
         THRESHOLD_TESTS,
     ),
     Mutant(
