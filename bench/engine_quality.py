@@ -11,7 +11,7 @@ muses/vision/inference.py:
   deterministic, bench/naive_quality.py --fine-tuning 0) within 0.5 points.
 
     .venv/bin/python bench/engine_quality.py [--engines tensorflow:fp32,openvino:fp32,openvino:bf16]
-        [--naive] [--repeats 20]
+        [--naive] [--repeats 20] [--backbone efficientnet_lite2]
 """
 
 import argparse
@@ -43,7 +43,7 @@ BATCH = 32
 # --- a process per engine -------------------------------------------------------------
 
 
-def extract_all(data_dir: Path, out: Path) -> None:
+def extract_all(data_dir: Path, out: Path, backbone_name: str) -> None:
     """(in a child) every collection image's vector through the configured engine."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "muses.settings")
     os.environ.setdefault("MUSES_WEIGHTS_DIR", str(ROOT / "var" / "weights"))
@@ -52,7 +52,7 @@ def extract_all(data_dir: Path, out: Path) -> None:
     django.setup()
     from muses.vision.backbones import get_backbone
 
-    backbone = get_backbone("efficientnet_lite0")
+    backbone = get_backbone(backbone_name)
     files = sorted((data_dir / "images").glob("*.jpg"))
     if not files:
         raise SystemExit(f"no images in {data_dir / 'images'}: pass --data")
@@ -64,8 +64,9 @@ def extract_all(data_dir: Path, out: Path) -> None:
     print(json.dumps({"numerics": backbone.numerics, "seconds": seconds, "images": len(files)}))
 
 
-def run_extraction(spec: str, data_dir: Path, out: Path) -> dict:
+def run_extraction(spec: str, data_dir: Path, out: Path, backbone: str) -> dict:
     command = [sys.executable, __file__, "--extract-to", str(out), "--data", str(data_dir)]
+    command += ["--backbone", backbone]
     result = subprocess.run(
         command, env={**os.environ, **engine_env(spec)}, capture_output=True, text=True
     )
@@ -90,10 +91,11 @@ def main() -> None:
     parser.add_argument("--engines", default=DEFAULT_ENGINES, help="engine:precision list")
     parser.add_argument("--repeats", type=int, default=20, help="random 20+20 draws")
     parser.add_argument("--naive", action="store_true", help="Also the naive classifier.")
+    parser.add_argument("--backbone", default="efficientnet_lite0", help="Whose vectors.")
     parser.add_argument("--extract-to", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.extract_to:
-        extract_all(args.data, args.extract_to)
+        extract_all(args.data, args.extract_to, args.backbone)
         return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "muses.settings")
     os.environ.setdefault("MUSES_LOG_LEVEL", "WARNING")
@@ -102,7 +104,7 @@ def main() -> None:
     vectors, naive = {}, {}
     for spec in specs:
         out = scratch / f"{spec.replace(':', '-')}.npz"
-        info = run_extraction(spec, args.data, out)
+        info = run_extraction(spec, args.data, out, args.backbone)
         vectors[spec] = dict(np.load(out).items())
         print(f"{spec}: {info['images']} vectors by {info['numerics']} in {info['seconds']:.1f} s")
         if args.naive:
