@@ -141,7 +141,8 @@ MUSES_BATCH_COMPUTE_MAX = env_int("MUSES_BATCH_COMPUTE_MAX", 64)
 # The engine that runs the backbones (muses/vision/inference.py): auto = the one measured
 # faster in the precision (TensorFlow in fp32, OpenVINO in an adopted reduced precision
 # when it compiles); the precision: auto = the fastest one
-# the CPU has among those the quality benches adopted (fp32: bf16 did not keep quality).
+# the CPU has among those the quality benches adopted (fp32: bf16 and int8 did not keep
+# quality).
 MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
 MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16", "int8"))
 # INT8 (OpenVINO + nncf) is calibrated once on the first this-many images (by name) of this

@@ -7,7 +7,7 @@ not installed or cannot compile the network. ``MUSES_INFERENCE`` picks the engin
 the one measured faster in the chosen precision: TensorFlow in fp32, OpenVINO in an
 adopted reduced precision when it imports and compiles)
 and ``MUSES_PRECISION`` the arithmetic (auto: the fastest adopted precision the CPU has,
-fp32 today: bf16 is faster but did not keep quality).
+fp32 today: bf16 and INT8 are faster but did not keep quality).
 
 Which vectors may meet is decided here, by ``numerics_family``: the feature store keeps
 each vector's engine and precision, and a matrix or a training only ever holds vectors of
@@ -40,7 +40,8 @@ AUTO = "auto"
 # protocol and the naive classifier's test accuracy within 0.5 points of fp32 features,
 # and a tag trained on fp32 features scoring its vectors within 0.01 (mean abs). bf16
 # failed (BENCHMARKS.md, 2026-12-01: coin accuracy -0.7 points, score drift up to 0.013),
-# so it is a family of its own, chosen only by MUSES_PRECISION=bf16.
+# so it is a family of its own, chosen only by MUSES_PRECISION=bf16; so is INT8 (2026-12-02:
+# score drift up to 0.06), chosen only by MUSES_PRECISION=int8.
 ADOPTED_PRECISIONS = frozenset({"fp32"})
 FP32_FAMILY = "fp32"
 IMPORTED = "imported"
