@@ -289,7 +289,7 @@ def raw_batch_rate(seconds: float = 15) -> tuple[float, float]:
     passes at once as the server runs (MUSES_NETWORK_STREAMS), in a subprocess so the
     server does not compete with it."""
     code = (
-        "import sys; sys.path.insert(0, '.'); import bench.bulk_extraction as b, django, os;"
+        "import sys; sys.path.insert(0, '.'); import bench.engine_common as b, django, os;"
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'muses.settings'); django.setup();"
         "from muses.vision.backbones import get_backbone; from django.conf import settings;"
         f"print(*b.raw_rate(get_backbone(), 32, {seconds}, settings.MUSES_NETWORK_STREAMS))"

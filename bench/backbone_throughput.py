@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from bench.bulk_extraction import raw_rate  # noqa: E402
+from bench.engine_common import DEFAULT_DATA, engine_env, raw_rate  # noqa: E402
 from muses.vision.backbones import get_backbone  # noqa: E402
 
 BATCH = 32
@@ -101,8 +101,6 @@ def variants(backbone, weights):
 
 def sample_batch(backbone) -> np.ndarray:
     """The first BATCH images of the collection (random pixels where it is not here)."""
-    from bench.engine_quality import DEFAULT_DATA
-
     files = sorted((DEFAULT_DATA / "images").glob("*.jpg"))[:BATCH]
     if len(files) < BATCH:
         shape = (BATCH, backbone.input_size, backbone.input_size, 3)
@@ -134,8 +132,6 @@ def engine_worker(name: str, seconds: float, out: Path) -> None:
 
 
 def compare_engines(name: str, specs: list[str], args, flops: float, peak: float) -> None:
-    from bench.engine_quality import engine_env
-
     scratch = Path(tempfile.mkdtemp(prefix="muses-bench-throughput-"))
     runs: dict[str, list[dict]] = {spec: [] for spec in specs}
     for round_index in range(args.rounds):

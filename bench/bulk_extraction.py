@@ -24,6 +24,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.engine_common import (  # noqa: E402
+    decode_cpu_ms,
+    engine_env,
+    feature_agreement,
+    raw_rate,
+    tag_quality,
+)
+
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "egyptian-cc0" / "collection.csv"
 
 
@@ -34,43 +43,6 @@ def prepare(csv_path: Path) -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v", "0"], check=True)
     subprocess.run([*manage, "muses_import", str(csv_path), "--no-features", "-v", "0"], check=True)
-
-
-def raw_rate(
-    backbone, batch_size: int, seconds: float = 15, streams: int = 1
-) -> tuple[float, float]:
-    """(images/s, CPU ms per image) of the network alone on a fixed uint8 batch, with
-    `streams` forward passes running at once (as the product runs them)."""
-    import threading
-
-    import numpy as np
-
-    size = backbone.input_size
-    batch = np.random.default_rng(0).integers(0, 256, (batch_size, size, size, 3), np.uint8)
-    backbone.extract(batch, batch_size=batch_size)
-    done = [0] * streams
-    start, cpu = time.perf_counter(), time.process_time()
-
-    def run(stream: int) -> None:
-        while time.perf_counter() - start < seconds:
-            backbone.extract(batch, batch_size=batch_size)
-            done[stream] += batch_size
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(streams)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    total = sum(done)
-    return total / (time.perf_counter() - start), (time.process_time() - cpu) * 1e3 / total
-
-
-def decode_cpu_ms(backbone, sources: list) -> float:
-    """CPU ms per image of decoding + preprocessing files or bytes on one thread."""
-    start = time.process_time()
-    for source in sources:
-        backbone.pixels(source)
-    return (time.process_time() - start) * 1e3 / max(len(sources), 1)
 
 
 def collection_sources() -> list:
@@ -189,8 +161,6 @@ def run_child(spec: str, args, out: Path) -> dict:
     command += ["--raw-seconds", str(args.raw_seconds)]
     if args.streams:
         command += ["--streams", str(args.streams)]
-    from bench.engine_quality import engine_env
-
     env = {**os.environ, **engine_env(spec)}
     env.pop("MUSES_VAR_DIR", None)
     result = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -221,8 +191,6 @@ def load_vectors(scratch: Path, spec: str):
 
 
 def print_engine_table(specs, runs, vectors, csv_path: Path) -> None:
-    from bench.engine_quality import feature_agreement, tag_quality
-
     reference = specs[0]
     base = statistics.median(r["bulk"] for r in runs[reference])
     print(f"\nbulk extraction, {len(vectors[reference])} images; ratios against {reference}")

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bulk_extraction import decode_cpu_ms, raw_rate  # noqa: E402
 from bench.common import multipart, process_cpu_seconds, sample_images, server_env  # noqa: E402
+from bench.engine_common import decode_cpu_ms, raw_rate  # noqa: E402
 
 
 def wsgi_add(app, body: bytes, content_type: str, image_id: str) -> None:

@@ -23,12 +23,10 @@ trivial baseline on the same test half: always answering the larger class (accur
 import argparse
 import csv
 import os
-import re
 import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +40,8 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
-from sklearn.metrics import average_precision_score  # noqa: E402
 
+from bench.tagging_common import TRAIN_PER_CLASS, Draw, concepts, draws, scored  # noqa: E402
 from custom_tagging import learning  # noqa: E402
 from custom_tagging.learning import TagClassifier  # noqa: E402
 from muses.vision.backbones import get_backbone  # noqa: E402
@@ -51,26 +49,6 @@ from muses.vision.decode import decode_image  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "egyptian-cc0"
 CACHE = ROOT / "var" / "bench" / "tagging_quality_lite0.npz"
-TRAIN_PER_CLASS = 20
-COIN_WORD = re.compile(r"\bcoins?\b", re.IGNORECASE)
-STATUE_WORDS = re.compile(r"\b(statue|statuette|head|bust|figure|figurine)\b", re.IGNORECASE)
-
-
-def concepts(rows: list[dict]) -> dict[str, tuple[list[str], list[str]]]:
-    """name -> (positive image files, negative image files)."""
-    coin = [
-        r["image_file"]
-        for r in rows
-        if r["object_type"] in ("Coin", "Coins") or COIN_WORD.search(r["title"])
-    ]
-    not_coin = [r["image_file"] for r in rows if r["image_file"] not in set(coin)]
-    statue = [
-        r["image_file"]
-        for r in rows
-        if r["object_type"] == "Sculpture" and STATUE_WORDS.search(r["title"])
-    ]
-    vessel = [r["image_file"] for r in rows if r["object_type"] in ("Vessel", "Vessels")]
-    return {"coin vs not coin": (coin, not_coin), "statue vs vessel": (statue, vessel)}
 
 
 def features_for(files: list[str], data_dir: Path) -> dict[str, np.ndarray]:
@@ -92,56 +70,12 @@ def features_for(files: list[str], data_dir: Path) -> dict[str, np.ndarray]:
     return {f: cached[f] for f in files}
 
 
-@dataclass
-class Draw:
-    """One random 20 + 20 training draw and its validation and test halves."""
-
-    train: list[str]
-    labels: np.ndarray
-    validation: tuple[list[str], list[str]]
-    test: tuple[list[str], list[str]]
-
-
-def draws(positives, negatives, repeats: int, seed: int) -> list[Draw]:
-    rng = np.random.default_rng(seed)
-    made = []
-    for _ in range(repeats):
-        pos, neg = list(rng.permutation(positives)), list(rng.permutation(negatives))
-        train = pos[:TRAIN_PER_CLASS] + neg[:TRAIN_PER_CLASS]
-        labels = np.array([1] * TRAIN_PER_CLASS + [0] * TRAIN_PER_CLASS)
-        rest_pos, rest_neg = pos[TRAIN_PER_CLASS:], neg[TRAIN_PER_CLASS:]
-        half_pos, half_neg = len(rest_pos) // 2, len(rest_neg) // 2
-        validation = (rest_pos[:half_pos], rest_neg[:half_neg])
-        test = (rest_pos[half_pos:], rest_neg[half_neg:])
-        made.append(Draw(train, labels, validation, test))
-    return made
-
-
 def fit(draw: Draw, features, c: float) -> tuple[TagClassifier, float]:
     learning.REGULARIZATION_C = c
     X = np.stack([features[f] for f in draw.train])
     start = time.perf_counter()
     model = TagClassifier().fit(X, draw.labels)
     return model, time.perf_counter() - start
-
-
-def scored(model: TagClassifier, half: tuple[list[str], list[str]], features) -> dict:
-    """Accuracy, balanced accuracy, AP, precision, recall on one half, and its baselines."""
-    pos, neg = half
-    X = np.stack([features[f] for f in pos + neg])
-    y = np.array([1] * len(pos) + [0] * len(neg))
-    predicted = model.predict(X)
-    hit_pos, hit_neg = predicted[: len(pos)], ~predicted[len(pos) :]
-    flagged = int(predicted.sum())
-    return {
-        "accuracy": float(np.mean(predicted == y)),
-        "balanced": float((hit_pos.mean() + hit_neg.mean()) / 2),
-        "ap": float(average_precision_score(y, model.predict_proba(X))),
-        "precision": float(hit_pos.sum() / flagged) if flagged else 0.0,
-        "recall": float(hit_pos.mean()),
-        "trivial_accuracy": max(len(pos), len(neg)) / len(y),
-        "trivial_ap": len(pos) / len(y),
-    }
 
 
 def chosen_c(draw: Draw, features, c_values: list[float]) -> float:

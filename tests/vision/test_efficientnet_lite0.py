@@ -63,7 +63,7 @@ def test_preprocess_centre_crops_to_a_uint8_square_that_normalizes_around_zero()
 @pytest.mark.parametrize("size", [(451, 300), (300, 451), (224, 224), (2000, 150)])
 def test_preprocess_equals_resizing_the_whole_image_then_cropping_its_centre(size):
     image = PILImage.fromarray(skdata.coffee()).resize(size)
-    short = round(224 * lite0.RESIZE_RATIO)
+    short = 224 + lite0.CROP_PADDING
     scale = short / min(size)
     resized = image.resize(
         (max(224, round(size[0] * scale)), max(224, round(size[1] * scale))), PILImage.BICUBIC
@@ -108,7 +108,7 @@ def test_converted_weights_are_cached_and_a_second_build_loads_the_cache(
 ):
     settings.MUSES_WEIGHTS_DIR = tmp_path / "weights"
     first = lite0.build_base(TINY_INPUT, "imagenet")
-    assert (tmp_path / "weights" / lite0.CACHE_FILE).is_file()
+    assert (tmp_path / "weights" / lite0.LITE0.cache_file).is_file()
 
     def no_conversion(path):
         raise AssertionError("the cache should have been used")
@@ -179,3 +179,27 @@ def test_folded_network_gives_the_unfolded_networks_features_on_real_images(back
     assert expected.shape == folded.shape == (len(SAMPLE_IMAGES), lite0.FEATURE_DIM)
     assert np.abs(expected).max() > 1.0  # real activations, not a dead network
     assert np.abs(folded - expected).max() < FOLDING_TOLERANCE
+
+
+def test_lite2_is_built_deeper_and_wider_with_lite0s_stem_and_head():
+    lite2 = lite0.build_classifier(TINY_INPUT, variant=lite0.LITE2)
+    blocks = {layer.name.split("_")[0] for layer in lite2.layers if layer.name.startswith("block")}
+    assert len(blocks) == 21 and len(lite0._block_specs()) == 16
+    assert lite2.get_layer("stem_conv").filters == lite0.STEM_FILTERS
+    assert lite2.get_layer("top_conv").filters == lite0.FEATURE_DIM
+    assert lite2.get_layer("block7a_project_conv").filters == 352
+
+
+@pytest.mark.slow
+def test_lite2s_imagenet_weights_fill_every_layer_and_see_the_cat_and_the_coffee(
+    settings, tmp_path
+):
+    settings.MUSES_WEIGHTS_DIR = tmp_path / "weights"
+    settings.MUSES_INFERENCE = "tensorflow"
+    backbone = get_backbone.__wrapped__("efficientnet_lite2")
+    images = [skdata.chelsea(), skdata.coffee()]
+    batch = np.stack([backbone.preprocess(PILImage.fromarray(a)) for a in images])
+    assert batch.shape == (2, 260, 260, 3)
+    cat, coffee = backbone.keywords(backbone.extract(batch), top=3)
+    assert cat[0][0] in CAT_CLASSES and coffee[0][0] in COFFEE_CLASSES
+    assert backbone.weights_digest == lite0.file_digest(lite0.source_weights_path(lite0.LITE2))

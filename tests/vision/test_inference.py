@@ -156,3 +156,69 @@ def test_concurrent_batches_each_get_their_own_features(tiny_backbone, settings)
         together = list(pool.map(lambda b: tiny_backbone.extract(b, batch_size=4), batches))
     for one, other in zip(alone, together):
         np.testing.assert_allclose(other, one, rtol=1e-6, atol=1e-7)
+
+
+def calibration_folder(path, colours) -> str:
+    path.mkdir()
+    from PIL import Image as PILImage
+
+    for index, colour in enumerate(colours):
+        PILImage.new("RGB", (20, 20), colour).save(path / f"{index:02d}.png")
+    return str(path)
+
+
+CALIBRATION_COLOURS = [(30 * i, 255 - 20 * i, (70 * i) % 256) for i in range(8)]
+
+
+@pytest.fixture
+def int8_ready(settings, tmp_path):
+    pytest.importorskip("nncf")
+    settings.MUSES_WEIGHTS_DIR = tmp_path / "weights"
+    settings.MUSES_CALIBRATION_DIR = calibration_folder(tmp_path / "calib", CALIBRATION_COLOURS)
+    settings.MUSES_CALIBRATION_IMAGES = 8
+    return settings
+
+
+def test_int8_is_calibrated_once_and_its_ir_is_named_by_the_calibration_set(
+    tiny_backbone, int8_ready, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(inference, "cpu_has_int8", lambda: True)
+    batch = pixels()
+    fp32 = use_engine(tiny_backbone, int8_ready, "openvino").extract(batch, batch_size=8)
+    quantised = []
+    real = inference.quantize
+    monkeypatch.setattr(inference, "quantize", lambda *a: quantised.append(1) or real(*a))
+    int8 = use_engine(tiny_backbone, int8_ready, "openvino", "int8").extract(batch, batch_size=8)
+    assert tiny_backbone.numerics == ("openvino", "int8") and len(quantised) == 1
+    cosine = (int8 * fp32).sum(1) / np.linalg.norm(int8, axis=1) / np.linalg.norm(fp32, axis=1)
+    assert cosine.min() > 0.9  # the same network, quantised
+    use_engine(tiny_backbone, int8_ready, "openvino", "int8").extract(batch, batch_size=8)
+    assert len(quantised) == 1  # the second start read the INT8 IR
+    other = calibration_folder(tmp_path / "other", CALIBRATION_COLOURS[::-1][:5])
+    int8_ready.MUSES_CALIBRATION_DIR = other
+    use_engine(tiny_backbone, int8_ready, "openvino", "int8").extract(batch, batch_size=8)
+    assert len(quantised) == 2  # another calibration set is another network
+    assert len(list((tmp_path / "weights" / "openvino").glob("*.xml"))) == 3
+
+
+def test_int8_without_calibration_images_is_an_error_naming_the_folder(
+    tiny_backbone, int8_ready, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(inference, "cpu_has_int8", lambda: True)
+    (tmp_path / "empty").mkdir()
+    int8_ready.MUSES_CALIBRATION_DIR = str(tmp_path / "empty")
+    use_engine(tiny_backbone, int8_ready, "openvino", "int8")
+    with pytest.raises(EngineUnavailable, match="calibration images: none in .*empty"):
+        tiny_backbone.extract(pixels(1))
+
+
+def test_int8_is_refused_on_a_cpu_without_int8_kernels(tiny_backbone, settings, monkeypatch):
+    monkeypatch.setattr(inference, "cpu_has_int8", lambda: False)
+    use_engine(tiny_backbone, settings, "openvino", "int8")
+    with pytest.raises(EngineUnavailable, match="this CPU has no int8 kernels"):
+        tiny_backbone.extract(pixels(1))
+
+
+def test_int8_vectors_not_adopted_are_a_family_of_their_own():
+    assert inference.numerics_family("openvino", "int8") == "openvino-int8"
+    assert inference.family_numerics("openvino-int8") == ("openvino", "int8")
