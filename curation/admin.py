@@ -191,23 +191,7 @@ def _say_layout_state(request, job: CurationJob) -> None:
         )
 
 
-@admin.register(CurationJob)
-class CurationJobAdmin(JobAdmin):
-    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
-    list_filter = ("kind", "state")
-    readonly_fields = (
-        "task_id",
-        "kind",
-        "options",
-        "state",
-        "progress",
-        "error",
-        "result",
-        "requested_by",
-        "created",
-        "started",
-        "finished",
-    )
+admin.site.register(CurationJob, JobAdmin)
 
 
 def map_apply_view(request, site):

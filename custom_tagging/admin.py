@@ -527,38 +527,12 @@ def _wants_json(request) -> bool:
 @admin.register(TrainingJob)
 class TrainingJobAdmin(JobAdmin):
     list_display = ("task_id", "tag_name", "state", "progress", "version", "created", "finished")
-    readonly_fields = (
-        "task_id",
-        "tag",
-        "tag_name",
-        "state",
-        "progress",
-        "error",
-        "version",
-        "requested_by",
-        "created",
-        "started",
-        "finished",
-    )
     list_select_related = ("version",)
 
 
 @admin.register(PredictionJob)
 class PredictionJobAdmin(JobAdmin):
     list_display = ("task_id", "tag_names", "state", "progress", "rows", "created", "finished")
-    readonly_fields = (
-        "task_id",
-        "tag_names",
-        "state",
-        "progress",
-        "error",
-        "result",
-        "rows",
-        "requested_by",
-        "created",
-        "started",
-        "finished",
-    )
 
 
 @admin.register(Assignment)

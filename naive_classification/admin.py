@@ -191,23 +191,7 @@ def recent_jobs() -> list[NaiveJob]:
     return [job_expire_if_stale(job) for job in NaiveJob.objects.all()[:RECENT_JOBS]]
 
 
-@admin.register(NaiveJob)
-class NaiveJobAdmin(JobAdmin):
-    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
-    list_filter = ("kind", "state")
-    readonly_fields = (
-        "task_id",
-        "kind",
-        "options",
-        "state",
-        "progress",
-        "error",
-        "result",
-        "requested_by",
-        "created",
-        "started",
-        "finished",
-    )
+admin.site.register(NaiveJob, JobAdmin)
 
 
 # --- the naive classification page: views --------------------------------------------------

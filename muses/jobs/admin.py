@@ -22,9 +22,16 @@ def cancel_jobs(modeladmin, request, queryset):
 
 
 class JobAdmin(admin.ModelAdmin):
-    list_filter = ("state",)
+    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
     search_fields = ("task_id",)
     actions = [cancel_jobs]
+
+    def get_list_filter(self, request):
+        kinds = any(field.name == "kind" for field in self.model._meta.fields)
+        return ("kind", "state") if kinds else ("state",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields if field.name != "id"]
 
     def changelist_view(self, request, extra_context=None):
         if problem := workers.waiting_jobs_problem():

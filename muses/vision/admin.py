@@ -168,22 +168,7 @@ def _say_search_state(request, job: VisionJob) -> None:
         )
 
 
-@admin.register(VisionJob)
-class VisionJobAdmin(JobAdmin):
-    list_display = ("task_id", "kind", "state", "progress", "created", "finished")
-    list_filter = ("kind", "state")
-    readonly_fields = (
-        "task_id",
-        "kind",
-        "state",
-        "progress",
-        "error",
-        "result",
-        "requested_by",
-        "created",
-        "started",
-        "finished",
-    )
+admin.site.register(VisionJob, JobAdmin)
 
 
 def duplicates_urls(site) -> list:
