@@ -28,7 +28,7 @@ class ApiOpenOrAuthenticated(BasePermission):
     )
 
     def has_permission(self, request, view) -> bool:
-        if getattr(settings, "MUSES_API_OPEN", False):
+        if settings.MUSES_API_OPEN:
             return True
         return bool(request.user and request.user.is_authenticated)
 
