@@ -11,6 +11,7 @@ training a tag with 10,000 labels, the library-wide job; then compact vectors' a
     ... bench/scale.py rebuild --rows 100000                      # index rebuild + check
     ... bench/scale.py measure --rows 100000                      # figures for the N stored
     ... bench/scale.py accuracy                                   # float16 / int8 vs float32
+    ... bench/scale.py paths                                      # changed steps, old vs new
     ... bench/scale.py report                                     # every N measured, growth
     ... bench/scale.py drop                                       # remove the bench's rows
 
@@ -488,6 +489,39 @@ def _top10(matrix: np.ndarray, queries: np.ndarray) -> list[list[int]]:
     return [list(np.argsort(-row, kind="stable")[1:11]) for row in sims]
 
 
+# --- our path against the one it replaced, in one run ---------------------------------------
+
+
+def paths() -> None:
+    """At the filled N, in one process: resolving every live row's image id by one ordered
+    read against a look-up of each chunk's scattered pks (what the library job did before),
+    and float16 widened by numpy's cast against the shifts of as_float32 (bit-identical),
+    on the index's own rows."""
+    from muses.vision.index import ImageNames, feature_index, image_ids_of
+    from muses.vision.index_file import as_float32
+
+    handle = feature_index(BACKBONE).file()
+    rows = handle.rows()
+    chunks = [rows[s : s + 10_000] for s in range(0, len(rows), 10_000)]
+    start = time.perf_counter()
+    names = ImageNames.read()
+    resolved = sum(len(names.of(c["image"], live=c["dead"] == 0)[1]) for c in chunks)
+    ordered = time.perf_counter() - start
+    start = time.perf_counter()
+    looked_up = sum(len(image_ids_of(c["image"][c["dead"] == 0])) for c in chunks)
+    scattered = time.perf_counter() - start
+    assert resolved == looked_up, (resolved, looked_up)
+    print(
+        f"  image ids of {resolved:,} rows: one ordered read {ordered:.2f} s, "
+        f"per-chunk look-ups {scattered:.2f} s ({scattered / ordered:.1f}x)"
+    )
+    block = handle.matrix()[:50_000]
+    widenings = {"numpy's cast": lambda b: b.astype(np.float32), "as_float32 (shifts)": as_float32}
+    for name, widen in widenings.items():
+        best = min(_timed(lambda w=widen: w(block), 1)[0] for _ in range(5))
+        print(f"  widen {len(block):,} x {handle.dim} float16 rows: {name} {1000 * best:.1f} ms")
+
+
 # --- report -------------------------------------------------------------------------------
 
 COLUMNS = [
@@ -601,6 +635,7 @@ def main() -> None:
             "probe",
             "share",
             "run",
+            "paths",
         ],
         help="what to do (probe and share run inside fresh processes of measure)",
     )
@@ -628,6 +663,8 @@ def main() -> None:
         measure(args.rows)
     elif args.action == "accuracy":
         accuracy()
+    elif args.action == "paths":
+        paths()
     else:
         report()
 

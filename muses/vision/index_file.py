@@ -25,7 +25,6 @@ import mmap
 import os
 import struct
 import threading
-import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -461,24 +460,12 @@ class RowLookup:
 
 
 def as_float32(vectors: np.ndarray) -> np.ndarray:
-    """A float32 copy of stored vectors, by whichever of two bit-identical widenings is
-    faster on this CPU (measured once per process: numpy's own cast is vectorised on some
-    CPUs and one value at a time on others)."""
+    """A float32 copy of stored vectors. Integer shifts and one multiply on cache-sized
+    steps give bit-identical results at about 2 ns a value whatever the data; numpy's cast
+    is level on dense rows but three to four times slower on rows with many zeros, as
+    pooled ReLU features have (``bench/scale.py paths``)."""
     if vectors.dtype != np.float16:
         return np.asarray(vectors, dtype=np.float32)
-    global _widen
-    if _widen is None:
-        _widen = widening_fastest()
-    return _widen(vectors)
-
-
-def widen_by_cast(vectors: np.ndarray) -> np.ndarray:
-    return vectors.astype(np.float32)
-
-
-def widen_by_shifts(vectors: np.ndarray) -> np.ndarray:
-    """float16 -> float32 by integer shifts and one multiply on cache-sized steps: runs
-    vectorised where numpy widens one value at a time (about 12 ns each on such CPUs)."""
     out = np.empty(vectors.shape, np.float32)
     flat_in, flat_out = vectors.reshape(len(vectors), -1), out.reshape(len(out), -1)
     for start in range(0, len(vectors), WIDEN_ROWS):
@@ -491,23 +478,6 @@ def widen_by_shifts(vectors: np.ndarray) -> np.ndarray:
         bits |= sign << 16
         flat_out[start : start + WIDEN_ROWS] = widened
     return out
-
-
-_widen = None
-
-
-def widening_fastest(rows: int = 512, dim: int = 1280, repeats: int = 3):
-    """The faster widening on this CPU, by the best of a few timed runs on one block."""
-    sample = np.random.default_rng(0).random((rows, dim), dtype=np.float32).astype(np.float16)
-    best = {}
-    for widen in (widen_by_cast, widen_by_shifts):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            widen(sample)
-            times.append(time.perf_counter() - start)
-        best[widen] = min(times)
-    return min(best, key=best.get)
 
 
 def _to_dtype(vectors: np.ndarray, dtype: str, dim: int) -> np.ndarray:

@@ -225,22 +225,12 @@ def test_a_row_appended_after_grouping_joins_its_nearest_cell(tmp_path):
     assert row == 120 and grouped.rows()["cell"][row] == grouped.cells.assign(vector)[0]
 
 
-@pytest.mark.parametrize("widening", ["as_float32", "widen_by_shifts", "widen_by_cast"])
-def test_stored_float16_vectors_read_back_as_exactly_the_float32_numpy_would_give(widening):
-    from muses.vision import index_file
+def test_stored_float16_vectors_read_back_as_exactly_the_float32_numpy_would_give():
+    from muses.vision.index_file import as_float32
 
     rng = np.random.default_rng(0)
     values = (rng.standard_normal((300, 7)) * 100).astype(np.float16)
     values[0, :6] = [6e-8, -6e-5, 65504, -65504, -0.0, 0.0]  # subnormal, extremes, zeros
-    widened = getattr(index_file, widening)(values)
+    widened = as_float32(values)
     assert widened.dtype == np.float32 and widened.shape == values.shape
     assert np.array_equal(widened.view(np.uint32), values.astype(np.float32).view(np.uint32))
-
-
-def test_the_widening_used_is_one_of_the_two_bit_identical_ones():
-    from muses.vision import index_file
-
-    assert index_file.widening_fastest(rows=64, dim=32) in (
-        index_file.widen_by_cast,
-        index_file.widen_by_shifts,
-    )
