@@ -37,6 +37,10 @@ LOOKUP_CHUNK = 5_000
 # Rows scored per step of a whole-matrix pass (float32 copy of 100 MB at 1280-d).
 SEARCH_CHUNK = 20_000
 REBUILD_TASK = "muses.vision.tasks.feature_index_rebuild_task"
+COMPACT_TASK = "muses.vision.tasks.feature_index_compact_task"
+# A compaction is asked for once this many rows (and a tenth of the index) are tombstones.
+COMPACT_MIN_DEAD = 1_000
+COMPACT_ASK_S = 600.0
 
 
 class IndexUnavailable(RuntimeError):
@@ -163,7 +167,12 @@ class FeatureIndex:
                 handle = self._create_empty(dim=np.asarray(vectors).shape[-1])
             appended = handle.append(feature_pks, image_pks, vectors)
             self._track_high_water()
+            self._compact_if_due(handle)
             return appended
+
+    def _compact_if_due(self, handle: FeatureIndexFile) -> None:
+        if compaction_due(handle):
+            compaction_request(backbone=self.backbone, family=self.family)
 
     def _refreshed(self) -> FeatureIndexFile | None:
         if not self._file.refresh():
@@ -189,7 +198,11 @@ class FeatureIndex:
                 handle = self._file if self._file is not None else self._open_quietly()
                 if handle is None or not handle.refresh():
                     handle = self._open_quietly()
-                return handle.tombstone(feature_pks) if handle is not None else 0
+                if handle is None:
+                    return 0
+                marked = handle.tombstone(feature_pks)
+                self._compact_if_due(handle)
+                return marked
             except (IndexMissing, IndexCorrupt):
                 return 0  # nothing readable to mark; a rebuild starts from the database
 
@@ -515,6 +528,7 @@ def feature_indexes_close() -> None:
         for handle in _indexes.values():
             handle.close()
         _indexes.clear()
+        _compaction_asked.clear()
 
 
 def _creation_lock(name: str) -> threading.Lock:
@@ -683,22 +697,52 @@ def _compare(report: IndexReport, handle: FeatureIndexFile, database) -> None:
     report.wrong_image = int((db_images[at] != live["image"][in_db]).sum())
 
 
-def index_compact(*, backbone: str) -> tuple[int, int]:
+def index_compact(*, backbone: str, family: str | None = None) -> tuple[int, int]:
     """Drop tombstoned rows by rewriting the index from itself (no vectors read from the
-    database); a large index is regrouped into fresh cells on the way. The job to run when
-    tombstones or appended rows pile up. (kept, dropped)"""
-    directory, name = index_directory(), index_name(backbone)
-    status = index_status(backbone=backbone)
-    if status.get("rows", 0) - status.get("tombstones", 0) < settings.MUSES_INDEX_CELLS_MIN_ROWS:
-        return index_file.index_compact(directory, name)
-    index_file.index_partition(directory, name)
-    after = index_status(backbone=backbone)
-    return after["rows"], status["rows"] - after["rows"]
+    database); a large index is regrouped into fresh cells on the way. Writers wait only
+    for the last step (see index_file.index_rewrite). (kept, dropped)"""
+    directory, name = index_directory(), index_name(backbone, family)
+    status = index_status(backbone=backbone, family=family)
+    live = status.get("rows", 0) - status.get("tombstones", 0)
+    regroup = live >= settings.MUSES_INDEX_CELLS_MIN_ROWS
+    kept, dropped, _ = index_file.index_rewrite(directory, name, regroup=regroup)
+    return kept, dropped
 
 
-def index_status(*, backbone: str) -> dict:
+def compaction_due(handle: FeatureIndexFile) -> bool:
+    """Worth a compaction: a tenth of the rows are tombstones (at least COMPACT_MIN_DEAD),
+    a library past MUSES_INDEX_CELLS_MIN_ROWS has no cells yet (it grew by uploads), or
+    more rows were appended since the cells were made than they hold."""
+    count, dead = handle.count, handle.dead_count()
+    if dead >= max(COMPACT_MIN_DEAD, count // 10):
+        return True
+    if handle.cells is None:
+        return count - dead >= settings.MUSES_INDEX_CELLS_MIN_ROWS
+    return count - handle.cells.partitioned > handle.cells.partitioned
+
+
+def compaction_request(*, backbone: str, family: str) -> None:
+    """Queue a compaction, at most once every COMPACT_ASK_S seconds per process; the task
+    checks again before it works, so several processes asking cost one rewrite."""
+    name = index_name(backbone, family)
+    now = time.monotonic()
+    if now - _compaction_asked.get(name, -COMPACT_ASK_S) < COMPACT_ASK_S:
+        return
+    _compaction_asked[name] = now
     try:
-        handle = FeatureIndexFile(index_directory(), index_name(backbone))
+        from django_q.tasks import async_task
+
+        async_task(COMPACT_TASK, backbone, family, task_name=f"index compact {backbone}"[:100])
+    except Exception as exc:
+        logger.error("could not queue a compaction of the %s index: %s", backbone, exc)
+
+
+_compaction_asked: dict[str, float] = {}
+
+
+def index_status(*, backbone: str, family: str | None = None) -> dict:
+    try:
+        handle = FeatureIndexFile(index_directory(), index_name(backbone, family))
     except (IndexMissing, IndexCorrupt) as exc:
         return {"backbone": backbone, "problem": str(exc)}
     try:

@@ -29,6 +29,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -505,17 +506,59 @@ def index_create(
     """Write a new index from (feature pks, image pks, vectors[, cells]) batches under
     temporary names and swap it in atomically; the file it replaces is marked superseded,
     so every reader reopens. Returns the number of rows written."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    uid = uuid.uuid4().bytes
-    path, lock_path = index_paths(directory, name)
-    tmp = directory / f".{name}.{uid.hex()}.index.tmp"
-    new_rows = rows_path(directory, name, uid)
-    count = 0
+    written = _index_write(
+        Path(directory), name, dim=dim, dtype=dtype, batches=batches, cell_model=cell_model
+    )
     try:
-        with open(tmp, "wb") as vec, open(new_rows, "wb") as rows:
-            vec.write(_header_bytes(MAGIC, dim, dtype, uid, name))
-            rows.write(_header_bytes(ROWS_MAGIC, dim, dtype, uid, name))
+        _swap_in(written.tmp, written.path, written.lock_path, locked=locked)
+    except BaseException:
+        written.discard()
+        raise
+    return written.count
+
+
+@dataclass
+class _Written:
+    """A new index file pair under temporary names, not yet swapped in."""
+
+    directory: Path
+    name: str
+    uid: bytes
+    count: int
+    cells: int
+
+    @property
+    def tmp(self) -> Path:
+        return self.directory / f".{self.name}.{self.uid.hex()}.index.tmp"
+
+    @property
+    def rows(self) -> Path:
+        return rows_path(self.directory, self.name, self.uid)
+
+    @property
+    def path(self) -> Path:
+        return index_paths(self.directory, self.name)[0]
+
+    @property
+    def lock_path(self) -> Path:
+        return index_paths(self.directory, self.name)[1]
+
+    def discard(self) -> None:
+        for path in (self.tmp, self.rows, cells_path(self.directory, self.name, self.uid)):
+            path.unlink(missing_ok=True)
+
+
+def _index_write(
+    directory: Path, name: str, *, dim: int, dtype: str, batches, cell_model
+) -> _Written:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = _Written(
+        directory, name, uuid.uuid4().bytes, 0, cell_model.cells if cell_model else 0
+    )
+    try:
+        with open(written.tmp, "wb") as vec, open(written.rows, "wb") as rows:
+            vec.write(_header_bytes(MAGIC, dim, dtype, written.uid, name))
+            rows.write(_header_bytes(ROWS_MAGIC, dim, dtype, written.uid, name))
             for feature_pks, image_pks, vectors, *cells in batches:
                 records = np.zeros(len(feature_pks), ROW_DTYPE)
                 records["feature"], records["image"] = feature_pks, image_pks
@@ -524,22 +567,19 @@ def index_create(
                 records["norm"] = _norms(data)
                 vec.write(data.tobytes())
                 rows.write(records.tobytes())
-                count += len(records)
+                written.count += len(records)
             for handle in (vec, rows):
                 handle.flush()
                 os.fsync(handle.fileno())
         if cell_model is not None:
-            cell_model.save(cells_path(directory, name, uid))
-        with open(tmp, "r+b") as vec:
+            cell_model.save(cells_path(directory, name, written.uid))
+        with open(written.tmp, "r+b") as vec:
             vec.seek(LIVE_AT)
-            vec.write(LIVE.pack(count, 1, 0, 0, cell_model.cells if cell_model else 0))
-        _swap_in(tmp, path, lock_path, locked=locked)
+            vec.write(LIVE.pack(written.count, 1, 0, 0, written.cells))
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        new_rows.unlink(missing_ok=True)
-        cells_path(directory, name, uid).unlink(missing_ok=True)
+        written.discard()
         raise
-    return count
+    return written
 
 
 @contextmanager
@@ -583,28 +623,10 @@ def index_remove(directory: Path, name: str) -> None:
         _swap_in(None, path, lock_path)
 
 
-def index_compact(directory: Path, name: str, *, chunk: int = 50_000) -> tuple[int, int]:
-    """Rewrite the index without its tombstoned rows, holding the writers' lock so that no
-    append or tombstone falls between the copy and the swap. (kept, dropped)."""
-    handle = FeatureIndexFile(directory, name)
-    try:
-        with handle.locked():
-            handle.refresh()
-            rows, matrix = handle.rows(), handle.matrix()
-            live = rows["dead"] == 0
-
-            def batches():
-                for start in range(0, len(rows), chunk):
-                    keep = live[start : start + chunk]
-                    part = rows[start : start + chunk][keep]
-                    yield part["feature"], part["image"], matrix[start : start + chunk][keep]
-
-            kept = index_create(
-                directory, name, dim=handle.dim, dtype=handle.dtype, batches=batches(), locked=True
-            )
-            return kept, len(rows) - kept
-    finally:
-        handle.close()
+def index_compact(directory: Path, name: str) -> tuple[int, int]:
+    """Rewrite the index without its tombstoned rows. (kept, dropped)"""
+    kept, dropped, _ = index_rewrite(directory, name, regroup=False)
+    return kept, dropped
 
 
 def _old_rows_file(path: Path) -> tuple[int, Path] | None:
@@ -621,43 +643,115 @@ def _old_rows_file(path: Path) -> tuple[int, Path] | None:
     return fd, rows_path(path.parent, name, uid)
 
 
-def index_partition(directory: Path, name: str, *, chunk: int = 50_000) -> int:
+def index_partition(directory: Path, name: str) -> int:
     """Group the live rows into coarse cells (see :mod:`muses.vision.index_cells`) and
-    rewrite the index with each cell's rows contiguous, tombstones dropped; holds the
-    writers' lock throughout. Returns the number of cells."""
+    rewrite the index with each cell's rows contiguous, tombstones dropped. Returns the
+    number of cells."""
+    return index_rewrite(directory, name, regroup=True)[2]
+
+
+def index_rewrite(
+    directory: Path, name: str, *, regroup: bool, chunk: int = 50_000, during_copy=None
+) -> tuple[int, int, int]:
+    """Rewrite the index from itself, tombstoned rows dropped and, with regroup, its rows
+    grouped into fresh cells, while writers go on: the copy (over a minute at 1M rows) is
+    made from a snapshot without the writers' lock; under the lock only what changed since
+    is carried over (rows appended, rows tombstoned) before the swap. A rebuild that
+    replaced the file meanwhile wins: the copy is dropped. during_copy is called between
+    the two steps (tests write there). (kept, dropped, cells)"""
     handle = FeatureIndexFile(directory, name)
     try:
+        snapshot = handle.count
+        rows, matrix = handle.rows()[:snapshot], handle.matrix()[:snapshot]
+        dead_then = rows["dead"].copy()
+        live = np.flatnonzero(dead_then == 0)
+        model = cells_train(matrix) if regroup and len(live) else None
+        order, cells = _rewrite_order(matrix, live, model)
+
+        def batches():
+            for start in range(0, len(order), chunk):
+                part = order[start : start + chunk]
+                records = rows[part]
+                yield (
+                    records["feature"],
+                    records["image"],
+                    matrix[part],
+                    cells[start : start + chunk],
+                )
+
+        written = _index_write(
+            Path(directory),
+            name,
+            dim=handle.dim,
+            dtype=handle.dtype,
+            batches=batches(),
+            cell_model=model,
+        )
+        if during_copy is not None:
+            during_copy()
         with handle.locked():
-            handle.refresh()
-            rows, matrix = handle.rows(), handle.matrix()
-            model = cells_train(matrix)
-            live = np.flatnonzero(rows["dead"] == 0)
-            cells = model.assign(matrix)[live]
-            by_cell = np.argsort(cells, kind="stable")
-            order, cells = live[by_cell], cells[by_cell]
-            model.offsets = np.searchsorted(cells, np.arange(model.cells + 1))
-            model.partitioned = len(order)
-
-            def batches():
-                for start in range(0, len(order), chunk):
-                    part = order[start : start + chunk]
-                    records = rows[part]
-                    yield (
-                        records["feature"],
-                        records["image"],
-                        matrix[part],
-                        cells[start : start + chunk],
-                    )
-
-            index_create(
-                directory,
-                name,
-                dim=handle.dim,
-                dtype=handle.dtype,
-                batches=batches(),
-                locked=True,
-                cell_model=model,
-            )
-            return model.cells
+            if not handle.refresh():
+                written.discard()
+                raise IndexMissing(
+                    f"{handle.path} was replaced by a rebuild while it was compacted."
+                )
+            try:
+                carried = _carry_over(written, handle, snapshot, dead_then, order, model)
+                _swap_in(written.tmp, written.path, written.lock_path, locked=True)
+            except BaseException:
+                written.discard()
+                raise
+        return written.count + carried, snapshot - len(live), written.cells
     finally:
         handle.close()
+
+
+def _rewrite_order(matrix, live: np.ndarray, model: CellModel | None):
+    """(old row numbers in their new order, the cell of each): by cell when regrouping."""
+    if model is None:
+        return live, np.full(len(live), -1, np.int32)
+    cells = model.assign(matrix[live]) if len(live) else np.zeros(0, np.int32)
+    by_cell = np.argsort(cells, kind="stable")
+    order, cells = live[by_cell], cells[by_cell]
+    model.offsets = np.searchsorted(cells, np.arange(model.cells + 1))
+    model.partitioned = len(order)
+    return order, cells
+
+
+def _carry_over(
+    written: _Written, handle: "FeatureIndexFile", snapshot, dead_then, order, model
+) -> int:
+    """Under the writers' lock: mark in the new file the rows tombstoned since the
+    snapshot, and append the live rows appended since. Returns the rows appended."""
+    now = handle.rows()
+    newly_dead = np.flatnonzero((now["dead"][:snapshot] != 0) & (dead_then == 0))
+    position = np.full(snapshot, -1, np.int64)
+    position[order] = np.arange(len(order))
+    targets = position[newly_dead]
+    targets = targets[targets >= 0]
+    later = snapshot + np.flatnonzero(now["dead"][snapshot:] == 0)
+    records = np.array(now[later])
+    vectors = handle.matrix()[later]
+    if model is None or not len(later):
+        records["cell"] = -1
+    else:
+        records["cell"] = model.assign(as_float32(vectors))
+    count = written.count
+    with open(written.tmp, "r+b") as vec, open(written.rows, "r+b") as rows_file:
+        for row in targets.tolist():
+            os.pwrite(
+                rows_file.fileno(), b"\x01", HEADER_BYTES + row * ROW_DTYPE.itemsize + DEAD_AT
+            )
+        os.pwrite(
+            vec.fileno(),
+            np.ascontiguousarray(vectors).tobytes(),
+            HEADER_BYTES + count * handle.row_bytes,
+        )
+        os.pwrite(rows_file.fileno(), records.tobytes(), HEADER_BYTES + count * ROW_DTYPE.itemsize)
+        os.fsync(vec.fileno())
+        os.fsync(rows_file.fileno())
+        os.pwrite(
+            vec.fileno(), LIVE.pack(count + len(later), 1, len(targets), 0, written.cells), LIVE_AT
+        )
+        os.fsync(vec.fileno())
+    return len(later)

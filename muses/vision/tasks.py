@@ -55,3 +55,26 @@ def feature_index_rebuild_task(backbone_name: str | None = None, family: str | N
     from muses.vision.index import index_rebuild
 
     return index_rebuild(backbone=backbone_name or settings.MUSES_BACKBONE, family=family)
+
+
+def feature_index_compact_task(backbone_name: str, family: str) -> str:
+    """Compact this machine's index of a feature space when it is still due (several
+    processes may have asked)."""
+    from muses.vision.index import compaction_due, index_compact, index_directory, index_name
+    from muses.vision.index_file import FeatureIndexError, FeatureIndexFile
+
+    try:
+        handle = FeatureIndexFile(index_directory(), index_name(backbone_name, family))
+    except FeatureIndexError as exc:
+        return f"not compacted: {exc}"
+    try:
+        due = compaction_due(handle)
+    finally:
+        handle.close()
+    if not due:
+        return "not due"
+    try:
+        kept, dropped = index_compact(backbone=backbone_name, family=family)
+    except FeatureIndexError as exc:  # replaced by a rebuild meanwhile: nothing to do
+        return f"not compacted: {exc}"
+    return f"compacted: {kept} rows kept, {dropped} dropped"

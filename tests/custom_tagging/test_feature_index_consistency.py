@@ -135,3 +135,33 @@ def test_similar_images_over_cells_match_the_exhaustive_pass(api, add_image, set
     assert index.nearest(query, 10) == index.nearest(query, 10, exhaustive=True)
     similar = [s["image_id"] for s in api.get("/similar/late?n=40").json()["similar"]]
     assert len(similar) == 30 and "late" not in similar
+
+
+def test_a_library_grown_by_uploads_past_the_cells_size_gets_its_cells_by_a_queued_job(
+    api, add_image, settings
+):
+    settings.MUSES_INDEX_CELLS_MIN_ROWS = 12
+    for i in range(11):
+        add_image(f"g{i}", (i * 20, 255 - i * 20, (i * 37) % 256))
+    assert feature_index(TINY_NAME).file().cells is None
+    add_image("g11", (10, 200, 30))  # the twelfth row: the compaction is queued and runs
+    grouped = feature_index(TINY_NAME).file()
+    assert grouped.cells is not None and grouped.count == 12
+    settings.MUSES_SIMILAR_PROBE = grouped.cells.cells  # every cell: nothing may be lost
+    similar = [s["image_id"] for s in api.get("/similar/g3?n=40").json()["similar"]]
+    assert sorted(similar) == sorted(f"g{i}" for i in range(12) if i != 3)
+
+
+def test_deleted_rows_piling_up_are_compacted_away_by_a_queued_job(api, add_image, monkeypatch):
+    from muses.vision import index
+
+    monkeypatch.setattr(index, "COMPACT_MIN_DEAD", 3)
+    for i in range(8):
+        add_image(f"d{i}", (i * 30, 40, 200 - i * 20))
+    Image.objects.filter(image_id__in=["d0", "d1"]).delete()
+    assert feature_index(TINY_NAME).file().dead_count() == 2
+    Image.objects.filter(image_id="d2").delete()  # the third tombstone: compacted
+    compacted = feature_index(TINY_NAME).file()
+    assert compacted.count == 5 and compacted.dead_count() == 0
+    similar = {s["image_id"] for s in api.get("/similar/d5?n=40").json()["similar"]}
+    assert similar == {"d3", "d4", "d6", "d7"}

@@ -234,3 +234,77 @@ def test_stored_float16_vectors_read_back_as_exactly_the_float32_numpy_would_giv
     widened = as_float32(values)
     assert widened.dtype == np.float32 and widened.shape == values.shape
     assert np.array_equal(widened.view(np.uint32), values.astype(np.float32).view(np.uint32))
+
+
+def writers_lock_is_free(directory: Path) -> bool:
+    import fcntl
+    import os
+
+    fd = os.open(directory / f"{NAME}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_compaction_keeps_what_writers_did_while_it_copied_without_holding_their_lock(tmp_path):
+    from muses.vision.index_file import index_rewrite
+
+    index = empty_index(tmp_path)
+    index.append([1, 2, 3, 4], [11, 12, 13, 14], vectors_for([1, 2, 3, 4]))
+    index.tombstone([1])
+    writer = FeatureIndexFile(tmp_path, NAME)
+    seen = {}
+
+    def meanwhile():
+        seen["lock free"] = writers_lock_is_free(tmp_path)
+        writer.append([5], [15], vectors_for([5]))
+        writer.tombstone([2])
+
+    kept, dropped, _ = index_rewrite(tmp_path, NAME, regroup=False, during_copy=meanwhile)
+    assert seen["lock free"] and dropped == 1
+    fresh = FeatureIndexFile(tmp_path, NAME)
+    assert list(fresh.rows_of_features([1, 2, 3, 4, 5]) >= 0) == [False, False, True, True, True]
+    np.testing.assert_allclose(
+        fresh.vectors(fresh.rows_of_features([5])), vectors_for([5]), rtol=1e-3
+    )
+    assert fresh.dead_count() == 1 and fresh.torn_tail_bytes() == 0
+
+
+def test_rows_appended_while_cells_are_regrouped_join_the_new_cells(tmp_path):
+    from muses.vision.index_file import index_rewrite
+
+    index = empty_index(tmp_path)
+    pks = np.arange(1, 241)
+    index.append(pks, pks + 1000, clustered(240))
+    late = clustered(241)[240:]
+
+    def meanwhile():
+        FeatureIndexFile(tmp_path, NAME).append([500], [1500], late)
+
+    index_rewrite(tmp_path, NAME, regroup=True, during_copy=meanwhile)
+    grouped = FeatureIndexFile(tmp_path, NAME)
+    row = grouped.rows_of_features([500])[0]
+    assert grouped.count == 241 and row == 240
+    assert grouped.rows()["cell"][row] == grouped.cells.assign(late)[0]
+    assert grouped.cells.partitioned == 240
+
+
+def test_a_compaction_overtaken_by_a_rebuild_leaves_the_rebuilt_index(tmp_path):
+    from muses.vision.index_file import IndexMissing, index_rewrite
+
+    index = empty_index(tmp_path)
+    index.append([1, 2], [11, 12], vectors_for([1, 2]))
+
+    def rebuild():
+        batches = iter([(np.array([7]), np.array([17]), vectors_for([7]))])
+        index_create(tmp_path, NAME, dim=DIM, dtype="float16", batches=batches)
+
+    with pytest.raises(IndexMissing, match="replaced by a rebuild"):
+        index_rewrite(tmp_path, NAME, regroup=False, during_copy=rebuild)
+    assert list(FeatureIndexFile(tmp_path, NAME).rows()["feature"]) == [7]
+    assert len(list(tmp_path.glob("*.rows"))) == 1  # the dropped copy left nothing behind
