@@ -92,8 +92,7 @@ class FeatureIndex:
         """The open, refreshed file; None while this space has no vectors at all."""
         with self._lock:
             if self._file is not None and not self._file.refresh():
-                self._file.close()
-                self._file = None
+                self._file = None  # dropped, not closed: other threads may still read it
             if self._file is None:
                 self._file = self._open()
             if self._file is not None:
@@ -103,7 +102,7 @@ class FeatureIndex:
 
     def _open(self) -> FeatureIndexFile | None:
         try:
-            return FeatureIndexFile(index_directory(), self.name)
+            return _open_settled(self.name)
         except IndexMissing:
             return self._bootstrap(reason=None)
         except IndexCorrupt as exc:
@@ -153,22 +152,38 @@ class FeatureIndex:
 
     def _append_rows(self, rows: list[tuple]) -> int:
         vectors = np.stack([np.frombuffer(bytes(v), dtype=d) for _, _, v, d in rows])
-        appended = self._file.append([r[0] for r in rows], [r[1] for r in rows], vectors)
+        feature_pks, image_pks = [r[0] for r in rows], [r[1] for r in rows]
+        try:
+            appended = self._file.append(feature_pks, image_pks, vectors)
+        except IndexMissing:  # swapped for a compacted or rebuilt file: write to that one
+            self._file = self._open()
+            if self._file is None:
+                return 0
+            appended = self._file.append(feature_pks, image_pks, vectors)
         self._track_high_water()
         return appended
 
     # --- writing ----------------------------------------------------------------------
 
     def append(self, feature_pks, image_pks, vectors: np.ndarray) -> int:
-        """Append just-stored rows (the process that stores features calls this)."""
+        """Append just-stored rows (the process that stores features calls this). A file
+        swapped in between this look and the writers' lock (a compaction, a rebuild) is
+        written to once reopened, so no row is lost to the swap."""
         with self._lock:
-            handle = self.file() if self._file is None else self._refreshed()
-            if handle is None:
-                handle = self._create_empty(dim=np.asarray(vectors).shape[-1])
-            appended = handle.append(feature_pks, image_pks, vectors)
-            self._track_high_water()
-            self._compact_if_due(handle)
-            return appended
+            for attempt in range(2):
+                handle = self.file() if self._file is None else self._refreshed()
+                if handle is None:
+                    handle = self._create_empty(dim=np.asarray(vectors).shape[-1])
+                try:
+                    appended = handle.append(feature_pks, image_pks, vectors)
+                except IndexMissing:
+                    if attempt:
+                        raise
+                    self._file = None
+                    continue
+                self._track_high_water()
+                self._compact_if_due(handle)
+                return appended
 
     def _compact_if_due(self, handle: FeatureIndexFile) -> None:
         if compaction_due(handle):
@@ -176,8 +191,7 @@ class FeatureIndex:
 
     def _refreshed(self) -> FeatureIndexFile | None:
         if not self._file.refresh():
-            self._file.close()
-            self._file = None
+            self._file = None  # dropped, not closed: other threads may still read it
             return self.file()
         return self._file
 
@@ -194,21 +208,26 @@ class FeatureIndex:
 
     def tombstone(self, feature_pks) -> int:
         with self._lock:
-            try:
-                handle = self._file if self._file is not None else self._open_quietly()
-                if handle is None or not handle.refresh():
-                    handle = self._open_quietly()
-                if handle is None:
-                    return 0
-                marked = handle.tombstone(feature_pks)
-                self._compact_if_due(handle)
-                return marked
-            except (IndexMissing, IndexCorrupt):
-                return 0  # nothing readable to mark; a rebuild starts from the database
+            for attempt in range(2):
+                try:
+                    handle = self._file if self._file is not None else self._open_quietly()
+                    if handle is None or not handle.refresh():
+                        handle = self._open_quietly()
+                    if handle is None:
+                        return 0
+                    marked = handle.tombstone(feature_pks)
+                    self._compact_if_due(handle)
+                    return marked
+                except IndexMissing:  # swapped in between: mark the new file
+                    self._file = None
+                    if attempt:
+                        return 0
+                except IndexCorrupt:
+                    return 0  # nothing readable to mark; a rebuild starts from the database
 
     def _open_quietly(self) -> FeatureIndexFile | None:
         try:
-            self._file = FeatureIndexFile(index_directory(), self.name)
+            self._file = _open_settled(self.name)
         except (IndexMissing, IndexCorrupt):
             self._file = None
         return self._file
@@ -236,8 +255,9 @@ class FeatureIndex:
         handle = self.file()
         if not found or handle is None:
             return [], np.zeros((0, handle.dim if handle else 0), np.float32)
-        rows = self._rows_of(handle, [refs[i] for i in found])
-        return found, handle.vectors(rows)
+        handle, rows = self._rows_of(handle, [refs[i] for i in found])
+        kept = rows >= 0  # a row deleted meanwhile is left out, never another's vector
+        return [i for i, k in zip(found, kept.tolist()) if k], handle.vectors(rows[kept])
 
     def vector_of_image(self, image_pk: int) -> np.ndarray | None:
         """The image's vector as the index holds it, found without a database query; None
@@ -246,20 +266,22 @@ class FeatureIndex:
         row = handle.rows_of_images([image_pk])[0] if handle is not None else -1
         return handle.vectors([row])[0] if row >= 0 else None
 
-    def _rows_of(self, handle: FeatureIndexFile, refs: list[tuple[int, int]]) -> np.ndarray:
-        """Index rows of (feature pk, image pk) pairs; rows the index lacks (or holds for
-        another image, after an id was reused) are appended from the database first."""
+    def _rows_of(self, handle: FeatureIndexFile, refs: list[tuple[int, int]]):
+        """(the file, its rows) of (feature pk, image pk) pairs; rows the index lacks (or
+        holds for another image, after an id was reused) are appended from the database
+        first, maybe to a file swapped in meanwhile (-1: no such row any more)."""
         feature_pks = np.array([f for f, _ in refs], dtype=np.int64)
         rows = handle.rows_of_features(feature_pks)
         image_pks = np.array([i for _, i in refs], dtype=np.int64)
         stale = (rows >= 0) & (handle.rows()["image"][np.maximum(rows, 0)] != image_pks)
         if stale.any():
-            handle.tombstone(feature_pks[stale])
+            self.tombstone(feature_pks[stale])
         missing = (rows < 0) | stale
         if missing.any():
             self._append_rows(_feature_rows(feature_pks[missing].tolist()))
+            handle = self._file if self._file is not None else handle
             rows = handle.rows_of_features(feature_pks)
-        return rows
+        return handle, rows
 
     def live_chunks(self, size: int) -> Iterator[tuple[list[str], np.ndarray]]:
         """(image ids, float32 vectors) of every stored image, streamed in chunks of the
@@ -505,6 +527,18 @@ def _feature_rows(feature_pks: list[int]) -> list[tuple]:
         qs = ImageFeature.objects.filter(any_of("id", chunk)).order_by("id")
         rows += qs.values_list("id", "image_id", "vector", "dtype")
     return rows
+
+
+def _open_settled(name: str, *, attempts: int = 3) -> FeatureIndexFile:
+    """Open the named index; an open that raced a swap (the old file's rows or cells were
+    deleted between reading its header and opening them) is tried again on the new file."""
+    for attempt in range(attempts):
+        try:
+            return FeatureIndexFile(index_directory(), name)
+        except IndexCorrupt as exc:
+            if attempt == attempts - 1 or "is missing" not in str(exc) and "cells" not in str(exc):
+                raise
+            time.sleep(0.01)
 
 
 _indexes: dict[str, FeatureIndex] = {}

@@ -192,6 +192,16 @@ class FeatureIndexFile:
             raise IndexCorrupt(f"{self.rows_file} belongs to another index file.")
         return fd
 
+    def __del__(self) -> None:
+        # A handle replaced by a newer file is dropped, not closed (threads may still be
+        # reading its maps); its descriptors go with it. The maps hold their own.
+        for fd in (getattr(self, name, None) for name in ("_fd", "_rows_fd", "_lock_fd")):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
     def close(self) -> None:
         with self._thread_lock:
             self._maps = None
@@ -465,7 +475,7 @@ def as_float32(vectors: np.ndarray) -> np.ndarray:
     steps give bit-identical results at about 2 ns a value whatever the data; numpy's cast
     is level on dense rows but three to four times slower on rows with many zeros, as
     pooled ReLU features have (``bench/scale.py paths``)."""
-    if vectors.dtype != np.float16:
+    if vectors.dtype != np.float16 or not vectors.size:
         return np.asarray(vectors, dtype=np.float32)
     out = np.empty(vectors.shape, np.float32)
     flat_in, flat_out = vectors.reshape(len(vectors), -1), out.reshape(len(out), -1)
@@ -544,6 +554,8 @@ class _Written:
         return index_paths(self.directory, self.name)[1]
 
     def discard(self) -> None:
+        if not self.tmp.exists():
+            return  # swapped in already (or never written): these files are the index now
         for path in (self.tmp, self.rows, cells_path(self.directory, self.name, self.uid)):
             path.unlink(missing_ok=True)
 
@@ -687,20 +699,19 @@ def index_rewrite(
             batches=batches(),
             cell_model=model,
         )
-        if during_copy is not None:
-            during_copy()
-        with handle.locked():
-            if not handle.refresh():
-                written.discard()
-                raise IndexMissing(
-                    f"{handle.path} was replaced by a rebuild while it was compacted."
-                )
-            try:
+        try:
+            if during_copy is not None:
+                during_copy()
+            with handle.locked():
+                if not handle.refresh():
+                    raise IndexMissing(
+                        f"{handle.path} was replaced by a rebuild while it was compacted."
+                    )
                 carried = _carry_over(written, handle, snapshot, dead_then, order, model)
                 _swap_in(written.tmp, written.path, written.lock_path, locked=True)
-            except BaseException:
-                written.discard()
-                raise
+        except BaseException:
+            written.discard()
+            raise
         return written.count + carried, snapshot - len(live), written.cells
     finally:
         handle.close()
