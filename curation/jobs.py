@@ -21,9 +21,8 @@ def map_layout_enqueue(*, method: str | None = None, user=None) -> CurationJob:
     return job
 
 
-def label_issues_enqueue(*, options: dict) -> CurationJob:
-    """Queue a label-issue report ({"report": "naive"|"tag", "tag_pk": ...})."""
-    job = CurationJob.objects.create(kind=CurationJob.Kind.LABEL_ISSUES, options=options)
+def label_issues_enqueue(*, job: CurationJob) -> CurationJob:
+    """Queue a created label-issue job (options {"report": "naive"|"tag", "tag_pk": ...})."""
     job_enqueue(job=job, func=CURATION_TASK, hook=CURATION_HOOK, task_name="label issues")
     job.refresh_from_db()
     return job
@@ -43,10 +42,15 @@ def _work(job: CurationJob) -> None:
 
 
 def _label_issues(job: CurationJob) -> None:
-    job_progress(model=CurationJob, pk=job.pk, fraction=0.1)
-    report = label_issues_compute(**job.options)
-    result = {"issues": len(report.issues), "examples": report.examples}
-    job_succeed(model=CurationJob, pk=job.pk, result=result)
+    def progress(fraction: float) -> None:
+        job_progress(model=CurationJob, pk=job.pk, fraction=0.1 + 0.85 * fraction)
+
+    def publish(report) -> bool:
+        result = {"issues": len(report.issues), "examples": report.examples}
+        return job_succeed(model=CurationJob, pk=job.pk, result=result)
+
+    progress(0.0)
+    label_issues_compute(**job.options, progress=progress, publish=publish)
 
 
 def _map_layout(job: CurationJob) -> None:

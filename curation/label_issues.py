@@ -76,7 +76,9 @@ def rank_issues(labels: np.ndarray, pred_probs: np.ndarray) -> IssueRanking:
     )
 
 
-def binary_probabilities(X: np.ndarray, y: np.ndarray, *, folds: int = FOLDS) -> np.ndarray:
+def binary_probabilities(
+    X: np.ndarray, y: np.ndarray, *, folds: int = FOLDS, progress=None
+) -> np.ndarray:
     """(n, 2) out-of-fold probabilities of negative and positive, from the folds the tag's
     training runs for its metrics."""
     y = np.asarray(y, dtype=np.int8)
@@ -86,12 +88,12 @@ def binary_probabilities(X: np.ndarray, y: np.ndarray, *, folds: int = FOLDS) ->
             f"Finding label errors needs at least {need} positive and {need} negative "
             f"examples with features; there are {int(y.sum())} and {int(len(y) - y.sum())}."
         )
-    scores = learning.out_of_fold_scores(X, y, folds=folds)
+    scores = learning.out_of_fold_scores(X, y, folds=folds, progress=progress)
     return np.column_stack([1.0 - scores, scores])
 
 
 def multiclass_probabilities(
-    X: np.ndarray, labels: np.ndarray, *, folds: int = FOLDS, seed: int = SEED
+    X: np.ndarray, labels: np.ndarray, *, folds: int = FOLDS, seed: int = SEED, progress=None
 ) -> np.ndarray:
     """(n, k) out-of-fold probabilities of classes 0..k-1: one class-balanced multinomial
     logistic head per fold on standardised features. Every class needs ``folds`` examples,
@@ -102,8 +104,10 @@ def multiclass_probabilities(
     classes = int(labels.max()) + 1
     probabilities = np.zeros((len(labels), classes), dtype=np.float64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(X, labels):
+    for fold, (train, test) in enumerate(splitter.split(X, labels)):
         probabilities[test] = _fold_probabilities(X[train], labels[train], X[test])
+        if progress is not None:  # a job's cancel point between folds
+            progress((fold + 1) / folds)
     return probabilities
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 
 from curation import exceptions as errors
 from curation import label_issues, layout
@@ -31,6 +31,7 @@ from exporters.naive.muses_exporter_plugin import CURATOR_FIELD, candidate_image
 from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
 from muses.collection.models import Image
 from muses.jobs.models import UNFINISHED_STATES, JobState
+from muses.jobs.services import job_expire_if_stale
 from muses.vision.index import feature_index
 from naive_classification import definitions
 from naive_classification import services as naive
@@ -103,14 +104,20 @@ def tag_label_issues(*, tag: CustomTag) -> LabelIssueReport | CurationJob:
     return _report_or_job(REPORT_TAG, tag)
 
 
-def label_issues_compute(*, report: str, tag_pk: int | None = None) -> LabelIssueReport:
-    """Fit and cache one report now (the label-issues job runs this)."""
+def label_issues_compute(
+    *, report: str, tag_pk: int | None = None, progress=None, publish=None
+) -> LabelIssueReport:
+    """Fit one report now and cache it (the label-issues job runs this). ``progress``
+    hears each fold (a job's cancel point); ``publish(report)`` says whether the report
+    stands (the job's success): a report whose job was cancelled is not served."""
     tag = CustomTag.objects.filter(pk=tag_pk).first() if report == REPORT_TAG else None
     if report == REPORT_TAG and tag is None:
         raise errors.TooFewLabels("The tag was deleted since the report was asked for.")
     inputs = _report_inputs(report, tag)
-    result = _fit(report, inputs)
-    cache.set(inputs.key, result, CACHE_SECONDS)
+    result = _fit(report, inputs, progress)
+    cache.set(inputs.key, result, CACHE_SECONDS)  # before success: readers never miss it
+    if publish is not None and not publish(result):
+        cache.delete(inputs.key)
     return result
 
 
@@ -226,23 +233,42 @@ def _report_or_job(report: str, tag: CustomTag | None) -> LabelIssueReport | Cur
 
 
 def _label_issues_job(report: str, tag: CustomTag | None) -> CurationJob:
+    """The unfinished job computing this report, or a new one: one job per report, also
+    when requests race; a job whose worker died is expired, not handed out again."""
     from curation.jobs import label_issues_enqueue  # the jobs module runs this one's work
 
     options = {"report": report, "tag_pk": tag.pk if tag is not None else None}
-    waiting = CurationJob.objects.filter(
-        kind=CurationJob.Kind.LABEL_ISSUES, state__in=UNFINISHED_STATES, options=options
-    ).first()
-    return waiting or label_issues_enqueue(options=options)
+    with transaction.atomic():
+        _report_lock(options)
+        waiting = CurationJob.objects.filter(
+            kind=CurationJob.Kind.LABEL_ISSUES, state__in=UNFINISHED_STATES, options=options
+        ).first()
+        if waiting is not None and job_expire_if_stale(waiting).state in UNFINISHED_STATES:
+            return waiting
+        job = CurationJob.objects.create(kind=CurationJob.Kind.LABEL_ISSUES, options=options)
+    return label_issues_enqueue(job=job)
 
 
-def _fit(report: str, inputs: _Inputs) -> LabelIssueReport:
+def _report_lock(options: dict) -> None:
+    """Serialise the check-then-create of one report's job: a transaction-scoped advisory
+    lock on PostgreSQL; SQLite's immediate transactions already admit one writer."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(f"label-issues {sorted(options.items())}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+
+
+def _fit(report: str, inputs: _Inputs, progress=None) -> LabelIssueReport:
     plan = inputs.plan
     X = inputs.X[plan.rows]
     try:
         if report == REPORT_NAIVE:
-            probabilities = label_issues.multiclass_probabilities(X, plan.y)
+            probabilities = label_issues.multiclass_probabilities(X, plan.y, progress=progress)
         else:
-            probabilities = label_issues.binary_probabilities(X, plan.y)
+            probabilities = label_issues.binary_probabilities(X, plan.y, progress=progress)
         ranking = label_issues.rank_issues(plan.y, probabilities)
     except label_issues.TooFewLabels as exc:
         raise errors.TooFewLabels(str(exc)) from None

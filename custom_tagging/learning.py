@@ -99,7 +99,9 @@ class TagClassifier:
         return quantize(self.predict_proba(X)) >= quantize(np.array([self.threshold_]))[0]
 
 
-def out_of_fold_scores(X: np.ndarray, y: np.ndarray, *, folds: int = CV_FOLDS) -> np.ndarray:
+def out_of_fold_scores(
+    X: np.ndarray, y: np.ndarray, *, folds: int = CV_FOLDS, progress: Progress | None = None
+) -> np.ndarray:
     """Each example's score from the fold model that never saw it: the folds (and the
     standardisation) that training runs for the tag's metrics. Needs at least
     MIN_PER_CLASS_FOR_CV examples of each label."""
@@ -110,7 +112,7 @@ def out_of_fold_scores(X: np.ndarray, y: np.ndarray, *, folds: int = CV_FOLDS) -
         raise ValueError(f"Cross-validation needs {MIN_PER_CLASS_FOR_CV} examples of each label.")
     mean, scale = _standardisation(X)
     with config_context(assume_finite=True):
-        return _out_of_fold_scores((X - mean) / scale, y, folds, lambda fraction: None)
+        return _out_of_fold_scores((X - mean) / scale, y, folds, progress or (lambda f: None))
 
 
 def _check_two_classes(y: np.ndarray) -> None:

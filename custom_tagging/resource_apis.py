@@ -38,7 +38,7 @@ from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.services.versions import version_activate, version_get
 from muses.collection.models import Image
 from muses.jobs.selectors import job_list
-from muses.jobs.services import job_cancel, job_get
+from muses.jobs.services import job_cancel, job_get, jobs_expire_stale
 
 MAX_PAGE = 1000
 PAGE_PARAMETERS = [
@@ -416,6 +416,7 @@ class JobListApi(BaseApi):
     def get(self, request):
         params = request.query_params
         rows = job_list(state=params.get("state") or None, kind=params.get("kind") or None)
+        jobs_expire_stale()  # after the filters' 400s: dead jobs are not listed as running
         return paginate(request, rows, JobOutputSerializer)
 
 

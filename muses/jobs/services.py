@@ -125,6 +125,17 @@ def job_cancel(*, task_id: str) -> Job:
     return job
 
 
+def jobs_expire_stale() -> int:
+    """Expire every unfinished job of every kind that lost its worker, so a list filtered
+    by state agrees with /status. Unfinished jobs are few: a query per kind, and one per
+    such job. Returns how many were expired."""
+    expired = 0
+    for model in job_models():
+        for job in model.objects.filter(state__in=UNFINISHED_STATES):
+            expired += job_expire_if_stale(job).state == JobState.ERROR
+    return expired
+
+
 def job_expire_if_stale(job):
     """A job still 'running' whose worker's heartbeat stopped, or long after the queue's
     timeout, lost its worker (killed, out of memory): say so instead of showing it running

@@ -64,3 +64,47 @@ def test_the_admin_page_says_the_report_is_being_computed(admin_client, red_tag)
         response = admin_client.get(reverse("admin:curation_tag_issues", args=[tag.pk]))
     assert response.status_code == 200
     assert b"being computed in the background" in response.content
+
+
+def test_a_job_whose_worker_died_is_not_handed_out_again_a_new_one_is_queued(
+    api, red_tag, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custom_tagging.models import CustomTag
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    long_ago = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 600)
+    tag = CustomTag.objects.get(name="red")
+    dead = CurationJob.objects.create(
+        kind="label_issues",
+        options={"report": "tag", "tag_pk": tag.pk},
+        state="running",
+        started=long_ago,
+    )
+    with mock.patch(QUEUE) as queue:
+        body = api.get("/api/tags/red/label-issues").json()
+    assert body["task_id"] != dead.task_id and queue.call_count == 1
+    dead.refresh_from_db()
+    assert dead.state == "error"
+
+
+def test_a_report_whose_job_was_cancelled_midway_is_not_served(api, red_tag):
+    with mock.patch(QUEUE):
+        task_id = api.get("/api/tags/red/label-issues").json()["task_id"]
+    job = CurationJob.objects.get(task_id=task_id)
+    from curation import label_issues
+
+    real = label_issues.binary_probabilities
+
+    def cancelled_during_the_fit(*args, **kwargs):
+        assert api.post(f"/api/jobs/{task_id}/cancel").json()["state"] == "cancelled"
+        return real(*args, **kwargs)
+
+    with mock.patch.object(label_issues, "binary_probabilities", cancelled_during_the_fit):
+        assert curation_job_run(job_pk=job.pk).state == "cancelled"
+    with mock.patch(QUEUE) as queue:
+        response = api.get("/api/tags/red/label-issues")
+    assert response.status_code == 202 and queue.call_count == 1  # asked for afresh

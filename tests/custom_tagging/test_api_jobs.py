@@ -61,3 +61,18 @@ def test_an_unknown_job_state_filter_is_400_naming_the_states(api):
     response = api.get("/api/jobs?state=finished")
     assert response.status_code == 400
     assert "queued" in response.json()["detail"] and "finished" in response.json()["detail"]
+
+
+def test_a_job_whose_worker_died_is_not_listed_as_running(api, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custom_tagging.models import TrainingJob
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    long_ago = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 600)
+    dead = TrainingJob.objects.create(tag_name="red", state="running", started=long_ago)
+    assert api.get("/api/jobs?state=running").json()["count"] == 0
+    listed = api.get("/api/jobs?state=error").json()["results"]
+    assert [job["task_id"] for job in listed] == [dead.task_id]

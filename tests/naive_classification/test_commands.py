@@ -215,3 +215,18 @@ def test_classify_with_a_missing_model_file_says_where_it_looked(db, tmp_path):
 def test_classify_refuses_a_batch_size_below_one(db):
     with pytest.raises(CommandError, match="at least 1"):
         run("muses_classify", batch_size=0)
+
+
+def test_export_async_with_the_queue_down_says_so_and_the_job_is_failed(db):
+    with mock.patch("muses.jobs.services.async_task", side_effect=ConnectionError("redis down")):
+        with pytest.raises(CommandError, match="job queue is not available: redis down"):
+            run("muses_export_classification_data", "--exporter", "naive", "--async")
+    assert NaiveJob.objects.get().state == "error"
+
+
+@pytest.mark.django_db
+def test_training_async_with_the_queue_down_says_so_and_the_job_is_failed(with_dataset):
+    with mock.patch("muses.jobs.services.async_task", side_effect=ConnectionError("redis down")):
+        with pytest.raises(CommandError, match="job queue is not available: redis down"):
+            train("--epochs", "1", "--async", "--weights", "none")
+    assert NaiveJob.objects.get().state == "error"

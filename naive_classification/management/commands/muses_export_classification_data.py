@@ -2,6 +2,7 @@ import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from rest_framework.exceptions import APIException
 
 from exporters import NothingToExport, UnknownExporter, exporter_names, get_exporter
 from naive_classification.jobs import dataset_export_enqueue
@@ -71,9 +72,12 @@ class Command(BaseCommand):
         if options["dry_run"]:
             raise CommandError("--dry-run only prints what an export would write: drop --async")
         output = str(Path(options["output"]).resolve()) if options["output"] else None
-        job = dataset_export_enqueue(
-            exporter=options["exporter"], max_images=options["max_images"], output=output
-        )
+        try:
+            job = dataset_export_enqueue(
+                exporter=options["exporter"], max_images=options["max_images"], output=output
+            )
+        except APIException as exc:  # the queue is down
+            raise CommandError(str(exc.detail)) from None
         self.stdout.write(
             f"queued the {options['exporter']} export: task {job.task_id} "
             f"(now {job.state}; follow it at /status/{job.task_id})"

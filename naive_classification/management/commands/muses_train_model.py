@@ -3,6 +3,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from rest_framework.exceptions import APIException
 
 from exporters.dataset import DatasetMissing, manifest_path
 from muses.vision.backbones import BackboneUnavailable
@@ -57,7 +58,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         job = self.validated(options)
         if options["run_async"]:
-            queued = classifier_train_enqueue(options=job)
+            try:
+                queued = classifier_train_enqueue(options=job)
+            except APIException as exc:  # the queue is down
+                raise CommandError(str(exc.detail)) from None
             self.stdout.write(
                 f"queued training of {job['model_name']}: task {queued.task_id} "
                 f"(now {queued.state}; follow it at /status/{queued.task_id})"
