@@ -108,3 +108,22 @@ def test_a_report_whose_job_was_cancelled_midway_is_not_served(api, red_tag):
     with mock.patch(QUEUE) as queue:
         response = api.get("/api/tags/red/label-issues")
     assert response.status_code == 202 and queue.call_count == 1  # asked for afresh
+
+
+def test_a_request_arriving_while_the_job_is_being_queued_joins_it(api, red_tag):
+    import curation.jobs
+
+    enqueue, nested = curation.jobs.label_issues_enqueue, []
+
+    def a_second_request_first(**kwargs):
+        if not nested:
+            nested.append(api.get("/api/tags/red/label-issues").json()["task_id"])
+        return enqueue(**kwargs)
+
+    with (
+        mock.patch(QUEUE),
+        mock.patch.object(curation.jobs, "label_issues_enqueue", a_second_request_first),
+    ):
+        first = api.get("/api/tags/red/label-issues").json()["task_id"]
+    assert nested == [first]
+    assert CurationJob.objects.filter(kind="label_issues").count() == 1
