@@ -102,7 +102,7 @@ class FeatureIndex:
 
     def _open(self) -> FeatureIndexFile | None:
         try:
-            return _open_settled(self.name)
+            return FeatureIndexFile(index_directory(), self.name)
         except IndexMissing:
             return self._bootstrap(reason=None)
         except IndexCorrupt as exc:
@@ -227,7 +227,7 @@ class FeatureIndex:
 
     def _open_quietly(self) -> FeatureIndexFile | None:
         try:
-            self._file = _open_settled(self.name)
+            self._file = FeatureIndexFile(index_directory(), self.name)
         except (IndexMissing, IndexCorrupt):
             self._file = None
         return self._file
@@ -529,18 +529,6 @@ def _feature_rows(feature_pks: list[int]) -> list[tuple]:
     return rows
 
 
-def _open_settled(name: str, *, attempts: int = 3) -> FeatureIndexFile:
-    """Open the named index; an open that raced a swap (the old file's rows or cells were
-    deleted between reading its header and opening them) is tried again on the new file."""
-    for attempt in range(attempts):
-        try:
-            return FeatureIndexFile(index_directory(), name)
-        except IndexCorrupt as exc:
-            if attempt == attempts - 1 or "is missing" not in str(exc) and "cells" not in str(exc):
-                raise
-            time.sleep(0.01)
-
-
 _indexes: dict[str, FeatureIndex] = {}
 _indexes_lock = threading.Lock()
 _creation_locks: dict[str, threading.Lock] = {}
@@ -735,11 +723,11 @@ def index_compact(*, backbone: str, family: str | None = None) -> tuple[int, int
     """Drop tombstoned rows by rewriting the index from itself (no vectors read from the
     database); a large index is regrouped into fresh cells on the way. Writers wait only
     for the last step (see index_file.index_rewrite). (kept, dropped)"""
-    directory, name = index_directory(), index_name(backbone, family)
-    status = index_status(backbone=backbone, family=family)
-    live = status.get("rows", 0) - status.get("tombstones", 0)
-    regroup = live >= settings.MUSES_INDEX_CELLS_MIN_ROWS
-    kept, dropped, _ = index_file.index_rewrite(directory, name, regroup=regroup)
+    kept, dropped, _ = index_file.index_rewrite(
+        index_directory(),
+        index_name(backbone, family),
+        regroup_from=settings.MUSES_INDEX_CELLS_MIN_ROWS,
+    )
     return kept, dropped
 
 

@@ -63,6 +63,8 @@ WIDEN_ROWS = 64
 # float16 bits shifted into a float32's place, times 2**112, are the float32 of the same
 # value (normal and subnormal alike); inf and NaN are never stored (_to_dtype clips).
 WIDEN_SCALE = np.float32(2.0**112)
+# Opening tries again this often when a rebuild or compaction swapped the file meanwhile.
+OPEN_ATTEMPTS = 3
 # Rows appended since a sorted look-up was built are kept in a dict until there are this
 # many (or a quarter of the rest), then folded into the sorted arrays.
 TAIL_FOLD_MIN = 50_000
@@ -128,7 +130,16 @@ class FeatureIndexFile:
         self.directory, self.name = Path(directory), name
         self.path, self.lock_path = index_paths(self.directory, name)
         self._thread_lock = threading.RLock()
-        self._open(expected_dim=dim)
+        self._fd = self._rows_fd = self._lock_fd = None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                return self._open(expected_dim=dim)
+            except IndexCorrupt:
+                # A swap between reading the header and opening the rows or cells file
+                # (it deletes the old ones) is no damage: open the file now in place.
+                if attempt == OPEN_ATTEMPTS - 1 or not self._replaced_while_opening():
+                    raise
+                self.close()
 
     # --- opening ----------------------------------------------------------------------
 
@@ -137,6 +148,7 @@ class FeatureIndexFile:
             fd = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
             raise IndexMissing(f"No feature index at {self.path}.") from None
+        self._opened_inode = os.fstat(fd).st_ino
         try:
             self.dim, self.dtype, self.uid, stored_name = _parse_static(
                 os.pread(fd, HEADER_BYTES, 0), self.path, MAGIC
@@ -165,6 +177,12 @@ class FeatureIndexFile:
         self._generation = -1
         self._reset_lookup()
         self.refresh()
+
+    def _replaced_while_opening(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino != self._opened_inode
+        except FileNotFoundError:
+            return True  # removed meanwhile: the next attempt says so
 
     def _load_cells(self) -> CellModel | None:
         if not self._live()[4]:
@@ -637,7 +655,7 @@ def index_remove(directory: Path, name: str) -> None:
 
 def index_compact(directory: Path, name: str) -> tuple[int, int]:
     """Rewrite the index without its tombstoned rows. (kept, dropped)"""
-    kept, dropped, _ = index_rewrite(directory, name, regroup=False)
+    kept, dropped, _ = index_rewrite(directory, name, regroup_from=None)
     return kept, dropped
 
 
@@ -659,14 +677,20 @@ def index_partition(directory: Path, name: str) -> int:
     """Group the live rows into coarse cells (see :mod:`muses.vision.index_cells`) and
     rewrite the index with each cell's rows contiguous, tombstones dropped. Returns the
     number of cells."""
-    return index_rewrite(directory, name, regroup=True)[2]
+    return index_rewrite(directory, name, regroup_from=0)[2]
 
 
 def index_rewrite(
-    directory: Path, name: str, *, regroup: bool, chunk: int = 50_000, during_copy=None
+    directory: Path,
+    name: str,
+    *,
+    regroup_from: int | None,
+    chunk: int = 50_000,
+    during_copy=None,
 ) -> tuple[int, int, int]:
-    """Rewrite the index from itself, tombstoned rows dropped and, with regroup, its rows
-    grouped into fresh cells, while writers go on: the copy (over a minute at 1M rows) is
+    """Rewrite the index from itself, tombstoned rows dropped and, when at least
+    regroup_from rows are live (None: never), its rows grouped into fresh cells, while
+    writers go on: the copy (over a minute at 1M rows) is
     made from a snapshot without the writers' lock; under the lock only what changed since
     is carried over (rows appended, rows tombstoned) before the swap. A rebuild that
     replaced the file meanwhile wins: the copy is dropped. during_copy is called between
@@ -677,7 +701,8 @@ def index_rewrite(
         rows, matrix = handle.rows()[:snapshot], handle.matrix()[:snapshot]
         dead_then = rows["dead"].copy()
         live = np.flatnonzero(dead_then == 0)
-        model = cells_train(matrix) if regroup and len(live) else None
+        regroup = regroup_from is not None and len(live) >= max(regroup_from, 1)
+        model = cells_train(matrix) if regroup else None
         order, cells = _rewrite_order(matrix, live, model)
 
         def batches():

@@ -29,7 +29,7 @@ def compaction_in_its_last_step(monkeypatch, seconds: float = 0.5) -> threading.
     thread = threading.Thread(
         target=index_file.index_rewrite,
         args=(settings.MUSES_INDEX_DIR, index_name(TINY_NAME)),
-        kwargs={"regroup": False},
+        kwargs={"regroup_from": None},
     )
     thread.start()
     carrying.wait()

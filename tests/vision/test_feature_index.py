@@ -265,7 +265,7 @@ def test_compaction_keeps_what_writers_did_while_it_copied_without_holding_their
         writer.append([5], [15], vectors_for([5]))
         writer.tombstone([2])
 
-    kept, dropped, _ = index_rewrite(tmp_path, NAME, regroup=False, during_copy=meanwhile)
+    kept, dropped, _ = index_rewrite(tmp_path, NAME, regroup_from=None, during_copy=meanwhile)
     assert seen["lock free"] and dropped == 1
     fresh = FeatureIndexFile(tmp_path, NAME)
     assert list(fresh.rows_of_features([1, 2, 3, 4, 5]) >= 0) == [False, False, True, True, True]
@@ -286,7 +286,7 @@ def test_rows_appended_while_cells_are_regrouped_join_the_new_cells(tmp_path):
     def meanwhile():
         FeatureIndexFile(tmp_path, NAME).append([500], [1500], late)
 
-    index_rewrite(tmp_path, NAME, regroup=True, during_copy=meanwhile)
+    index_rewrite(tmp_path, NAME, regroup_from=0, during_copy=meanwhile)
     grouped = FeatureIndexFile(tmp_path, NAME)
     row = grouped.rows_of_features([500])[0]
     assert grouped.count == 241 and row == 240
@@ -305,6 +305,26 @@ def test_a_compaction_overtaken_by_a_rebuild_leaves_the_rebuilt_index(tmp_path):
         index_create(tmp_path, NAME, dim=DIM, dtype="float16", batches=batches)
 
     with pytest.raises(IndexMissing, match="replaced by a rebuild"):
-        index_rewrite(tmp_path, NAME, regroup=False, during_copy=rebuild)
+        index_rewrite(tmp_path, NAME, regroup_from=None, during_copy=rebuild)
     assert list(FeatureIndexFile(tmp_path, NAME).rows()["feature"]) == [7]
     assert len(list(tmp_path.glob("*.rows"))) == 1  # the dropped copy left nothing behind
+
+
+def test_an_open_that_races_a_swap_opens_the_new_file_instead_of_calling_it_damaged(
+    tmp_path, monkeypatch
+):
+    index = empty_index(tmp_path)
+    index.append([1, 2, 3], [11, 12, 13], vectors_for([1, 2, 3]))
+    index.tombstone([2])
+    open_rows, swapped = FeatureIndexFile._open_rows, []
+
+    def compaction_between_header_and_rows(self):
+        if not swapped:  # the old rows file is deleted after this open read its header
+            swapped.append(None)
+            swapped[0] = index_compact(tmp_path, NAME)
+        return open_rows(self)
+
+    monkeypatch.setattr(FeatureIndexFile, "_open_rows", compaction_between_header_and_rows)
+    opened = FeatureIndexFile(tmp_path, NAME)
+    assert swapped == [(2, 1)]
+    assert list(opened.rows()["feature"]) == [1, 3] and opened.dead_count() == 0
