@@ -544,10 +544,10 @@ def paths() -> None:
     block = handle.matrix()[:50_000]
     widenings = {"numpy's cast": lambda b: b.astype(np.float32), "as_float32 (shifts)": as_float32}
     dense = np.random.default_rng(0).random(block.shape, dtype=np.float32).astype(np.float16)
-    for rows, kind in ((block, "index rows"), (dense, "dense random rows")):
+    for sample, kind in ((block, "index rows"), (dense, "dense random rows")):
         for name, widen in widenings.items():
-            best = min(_timed(lambda w=widen, r=rows: w(r), 1)[0] for _ in range(5))
-            print(f"  widen {len(rows):,} x {handle.dim} {kind}: {name} {1000 * best:.1f} ms")
+            best = min(_timed(lambda w=widen, s=sample: w(s), 1)[0] for _ in range(5))
+            print(f"  widen {len(sample):,} x {handle.dim} {kind}: {name} {1000 * best:.1f} ms")
 
 
 # --- report -------------------------------------------------------------------------------
