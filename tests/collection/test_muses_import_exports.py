@@ -104,6 +104,29 @@ def test_an_adlib_export_in_dutch_gives_the_dutch_values(adlib_export):
     )
 
 
+@pytest.mark.parametrize("language", ["nl-NL", "NL", "nl-be"])
+def test_an_adlib_export_asked_in_its_own_language_tag_gives_the_dutch_values(
+    adlib_export, language
+):
+    # The export tags its values "nl-NL": asked as such (or in other case or region), the
+    # Dutch title wins over the English one.
+    run_import(adlib_export, "--importer", "adlib-xml", "--language", language)
+    item = Item.objects.get(object_number="AED 1234")
+    assert (item.title, item.object_type) == ("Bastet met aegis en mand", "beeldje")
+
+
+def test_without_the_asked_language_or_english_the_invariant_value_is_taken(tmp_path):
+    path = tmp_path / "objects.xml"
+    path.write_text(
+        "<adlibXML><recordList><record><object_number>F 1</object_number><title>"
+        '<value lang="fr-FR" invariant="false">Chat assis</value>'
+        '<value lang="de-DE" invariant="true">Sitzende Katze</value>'
+        "</title></record></recordList></adlibXML>\n"
+    )
+    run_import(path, "--importer", "adlib-xml", "--museum", "M", "--language", "nl")
+    assert Item.objects.get(object_number="F 1").title == "Sitzende Katze"
+
+
 def test_a_second_adlib_run_updates_and_never_duplicates(adlib_export):
     run_import(adlib_export, "--importer", "adlib-xml")
     out, _ = run_import(adlib_export, "--importer", "adlib-xml")

@@ -1,6 +1,6 @@
 """GET /api/tags/<tag>/label-issues"""
 
-from tests.curation.conftest import RED
+from tests.curation.conftest import BLUE, RED
 
 
 def test_a_red_image_marked_negative_is_the_first_likely_error(api, labelled_tag, add_image):
@@ -20,6 +20,25 @@ def test_a_red_image_marked_negative_is_the_first_likely_error(api, labelled_tag
     assert first["given_probability"] < 0.5 < first["suggested_probability"]
     assert first["url"].startswith("/media/")
     assert body["examples"] == 17 and body["folds"] == 5
+
+
+def test_the_likeliest_errors_are_listed_first(api, labelled_tag, add_image):
+    labelled_tag("red", positives=8, negatives=8)
+    planted = {  # two unmistakable flips; orange and purple negatives, only half wrong
+        "blue-marked-positive": (BLUE, "positive"),
+        "red-marked-negative": (RED, "negative"),
+        "orange-marked-negative": ((210, 120, 30), "negative"),
+        "purple-marked-negative": ((150, 30, 150), "negative"),
+    }
+    for image_id, (colour, label) in planted.items():
+        add_image(image_id, colour)
+        api.get(f"/custom/assign/{image_id}/{label}/red")
+    results = api.get("/api/tags/red/label-issues").json()["results"]
+    assert {r["image_id"] for r in results[:2]} == {"blue-marked-positive", "red-marked-negative"}
+    assert results[2]["image_id"] == "orange-marked-negative"
+    given = [r["given_probability"] for r in results]
+    assert given == sorted(given) and given[0] < given[-1]
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
 
 
 def test_a_consistent_tag_has_no_likely_errors(api, labelled_tag):

@@ -24,8 +24,15 @@ def test_it_ranks_planted_label_flips_first():
     flipped = np.array([3, 50, 97, 110])
     noisy[flipped] = (noisy[flipped] + 1) % 3
     ranking = rank_issues(noisy, multiclass_probabilities(X, noisy))
+    quality = ranking.given_probability
+    # Every flip's label is less likely than any true label, and the ranking says so.
+    assert quality[flipped].max() < np.delete(quality, flipped).min()
     assert set(ranking.order[:4]) == set(flipped)
     assert 3 <= len(ranking.issues) and set(ranking.issues) <= set(flipped)
+    # Flagged first, least likely label first; the rest follow in the same order.
+    flagged, rest = ranking.issues, ranking.order[len(ranking.issues) :]
+    assert list(quality[flagged]) == sorted(quality[flagged])
+    assert list(quality[rest]) == sorted(quality[rest])
     assert list(ranking.suggested[flipped]) == list(y[flipped])
 
 

@@ -44,6 +44,24 @@ def test_it_writes_the_naive_classes_of_muses_classify_as_csv(classified, tmp_pa
     ]
 
 
+def test_an_objects_class_is_the_one_its_surest_image_was_given(add_image, tmp_path, museum_object):
+    for image_id, colour in (("side", RED), ("front", BLUE), ("back", RED)):
+        add_image(image_id, colour)
+    museum_object("09.180.1", "side", "front", "back")
+    for image_id, name, probability in (("side", "coin", 0.41), ("front", "vessel", 0.93)):
+        Image.objects.filter(image_id=image_id).update(
+            predicted_class=name, predicted_probability=probability
+        )
+    path = tmp_path / "records.csv"
+    export("--job", "none", "--output", str(path))
+    (row,) = csv.DictReader(path.open(encoding="utf-8"))
+    assert (row["image_ids"], row["naive_class"], row["naive_probability"]) == (
+        "side;front;back",
+        "vessel",
+        "0.93",
+    )
+
+
 def test_by_default_it_adds_the_latest_library_prediction_as_json_lines(
     api, trained_tag, classified
 ):

@@ -69,6 +69,24 @@ def test_new_rows_are_paired_with_old_ones_only():
     assert [(i, j) for i, j, _ in pairs] == [(3, 9)]
 
 
+def test_a_pair_seen_from_one_side_only_is_found_in_either_row_order():
+    # A blend of two pictures is the clear nearest of each, but itself has two equally near:
+    # only the sources' rows see the pairs, whether they come before or after the blend.
+    rng = np.random.default_rng(3)
+    for blend_row, (a, b) in ((0, (1, 2)), (39, (37, 38))):
+        features = rng.normal(0, 1, (40, 64)).astype(np.float32)
+        features -= features.mean(axis=0)
+        features[b] -= features[a] * (features[a] @ features[b]) / (features[a] @ features[a])
+        features[b] *= np.linalg.norm(features[a]) / np.linalg.norm(features[b])
+        features[blend_row] = (features[a] + features[b]) / 2
+        hashes = rng.integers(-(2**62), 2**62, 40)  # different photographs
+        expected = sorted((min(k, blend_row), max(k, blend_row)) for k in (a, b))
+        found = [(i, j) for i, j, _ in near_duplicate_pairs(features, hashes)]
+        assert found == expected, blend_row
+        new_only = near_duplicate_pairs(features, hashes, rows=np.array([blend_row]))
+        assert [(i, j) for i, j, _ in new_only] == expected, blend_row
+
+
 def test_copies_of_copies_form_one_group():
     pairs = [(0, 3, 0.9), (3, 7, 0.8), (2, 5, 0.95)]
     assert connected_groups(8, pairs) == [[0, 3, 7], [2, 5]]

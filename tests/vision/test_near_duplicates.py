@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from PIL import Image as PILImage
 
 from muses.collection.models import Image, Item
 from muses.collection.services import image_store
@@ -74,6 +75,21 @@ def test_a_new_copy_joins_the_open_group(collection_with_a_copy, stored):
     duplicates_find(images=Image.objects.filter(pk=new["half-of-3"].pk))
     (group,) = DuplicateGroup.objects.all()
     assert group_ids(group) == {"orig-3", "copy-of-3", "half-of-3"}
+
+
+def test_a_new_image_found_only_from_the_old_images_side_is_grouped(stored):
+    # A blend of two pictures is the clear nearest neighbour of each of them, while its own
+    # two nearest are about as close as each other: only the old images' side sees the pair.
+    stored({f"orig-{n}": jpeg(photo(n)) for n in range(12)})
+    assert duplicates_find().pairs == 0
+    blend = PILImage.blend(photo(3), photo(5), 0.5)
+    new = stored({"blend-3-5": jpeg(blend)})
+    report = duplicates_find(images=Image.objects.filter(pk=new["blend-3-5"].pk))
+    assert report.pairs == 2
+    (group,) = DuplicateGroup.objects.all()
+    assert group_ids(group) == {"orig-3", "orig-5", "blend-3-5"}
+    again = duplicates_find()  # a whole search finds the same pairs, and nothing new
+    assert (again.pairs, again.groups_created, again.groups_grown) == (2, 0, 0)
 
 
 def test_a_group_kept_apart_is_not_grouped_again(collection_with_a_copy):

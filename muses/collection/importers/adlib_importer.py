@@ -106,15 +106,27 @@ def _text(element: ET.Element, language: str) -> str:
 
 
 def _preferred(translations: list[ET.Element], language: str) -> str:
-    """The translation in the asked language ('nl' matches 'nl-NL'), English, the invariant
-    one, or the first with text."""
-    texts = [(v.get("lang", "").lower(), " ".join((v.text or "").split())) for v in translations]
-    texts = [(lang, text) for lang, text in texts if text]
-    for wanted in (language.lower(), "en"):
-        for lang, text in texts:
-            if wanted and lang.split("-")[0] == wanted:
+    """The translation in the asked language (by its primary subtag: 'nl', 'nl-NL' and
+    'NL-be' all ask for Dutch), English, the invariant one, or the first with text."""
+    texts = [
+        (_primary(v.get("lang", "")), v.get("invariant", "").lower() == "true", _squeezed(v))
+        for v in translations
+    ]
+    texts = [(lang, invariant, text) for lang, invariant, text in texts if text]
+    for wanted in (_primary(language), "en"):
+        for lang, _, text in texts:
+            if wanted and lang == wanted:
                 return text
-    return texts[0][1] if texts else ""
+    invariant = [text for _, is_invariant, text in texts if is_invariant]
+    return (invariant or [text for _, _, text in texts] or [""])[0]
+
+
+def _primary(language_tag: str) -> str:
+    return language_tag.strip().lower().split("-")[0]
+
+
+def _squeezed(element: ET.Element) -> str:
+    return " ".join((element.text or "").split())
 
 
 def _period(values: dict[str, str]) -> str:
