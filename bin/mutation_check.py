@@ -191,6 +191,46 @@ MUTANTS = [
         "if False:",
         DECODE_TESTS,
     ),
+    # --- review lists, duplicates, import, publishing, jobs (issue 25) --------------------
+    Mutant(
+        "label-issue review lists the least likely errors first",
+        "curation/services.py",
+        "for rank, k in enumerate(ranking.issues, start=1):",
+        "for rank, k in enumerate(ranking.issues[::-1], start=1):",
+        ("tests/curation/test_api_tag_label_issues.py", "tests/curation/test_label_issues.py"),
+    ),
+    Mutant(
+        "near-duplicate search of new images drops the pairs only the old images see",
+        "muses/vision/duplicates.py",
+        "pairs.update(_reverse_pairs(unit, hashes, wanted, thresholds))",
+        "pass",
+        ("tests/vision/test_duplicates.py", "tests/vision/test_near_duplicates.py"),
+    ),
+    Mutant(
+        "Adlib importer falls back to English when the record's own language tag is asked",
+        "muses/collection/importers/adlib_importer.py",
+        'for wanted in (_primary(language), "en"):',
+        'for wanted in (language.lower(), "en"):',
+        ("tests/collection/test_muses_import_exports.py",),
+    ),
+    Mutant(
+        "an object's naive class taken from its least sure image",
+        "publishing/records.py",
+        "best = max(classified, key=lambda row: row[5] or 0.0) if classified else None",
+        "best = min(classified, key=lambda row: row[5] or 0.0) if classified else None",
+        ("tests/publishing/test_muses_export_predictions.py",),
+    ),
+    Mutant(
+        "a cancelled job marked successful when its runner finishes afterwards",
+        "muses/jobs/services.py",
+        "model.objects.filter(pk=pk, state=JobState.RUNNING).update(\n"
+        "            state=JobState.SUCCESS,",
+        "model.objects.filter(pk=pk).update(\n            state=JobState.SUCCESS,",
+        (
+            "tests/custom_tagging/test_api_jobs.py",
+            "tests/custom_tagging/test_api_predictions.py",
+        ),
+    ),
 ]
 
 

@@ -41,6 +41,27 @@ def test_a_running_job_cancelled_midway_leaves_no_version(api, labelled_tag):
     assert not job.tag.versions.exists()
 
 
+def test_a_job_cancelled_after_its_last_progress_report_is_not_marked_successful(api, labelled_tag):
+    labelled_tag("red")
+    with mock.patch("muses.jobs.services.async_task"):
+        task_id = api.post("/api/tags/red/train").json()["task_id"]
+    job = TrainingJob.objects.get(task_id=task_id)
+    from custom_tagging.services import training
+
+    real_version_create = training.version_create
+
+    def cancelled_as_the_fit_ends(**kwargs):  # the runner finishes after the cancel
+        assert api.post(f"/api/jobs/{task_id}/cancel").json()["state"] == "cancelled"
+        return real_version_create(**kwargs)
+
+    with mock.patch.object(training, "version_create", cancelled_as_the_fit_ends):
+        training_job_run(job_pk=job.pk)
+    status = api.get(f"/status/{task_id}").json()
+    assert status["state"] == "cancelled", status
+    assert not job.tag.versions.exists()
+    assert api.get("/api/jobs?state=success").json()["count"] == 0
+
+
 def test_a_finished_job_cannot_be_cancelled(api, labelled_tag):
     labelled_tag("red")
     task_id = api.post("/api/tags/red/train").json()["task_id"]

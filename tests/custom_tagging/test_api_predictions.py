@@ -50,3 +50,28 @@ def test_the_csv_of_an_unfinished_job_is_409(api, trained_tag):
 
 def test_predictions_need_a_token(anonymous):
     assert anonymous.post("/api/predictions", {}, format="json").status_code == 401
+
+
+def test_a_prediction_cancelled_after_its_csv_was_written_serves_no_csv(api, trained_tag):
+    from django.core.files.storage import default_storage
+
+    from custom_tagging.models import PredictionJob
+    from custom_tagging.services import library
+
+    trained_tag("red")
+    with mock.patch("muses.jobs.services.async_task"):
+        task_id = api.post("/api/predictions", {}, format="json").json()["task_id"]
+    real_store, written = library._store_predictions_csv, []
+
+    def cancelled_once_written(*args, **kwargs):  # the runner finishes after the cancel
+        stored = real_store(*args, **kwargs)
+        written.append(stored[0])
+        assert default_storage.exists(written[0])
+        assert api.post(f"/api/jobs/{task_id}/cancel").json()["state"] == "cancelled"
+        return stored
+
+    with mock.patch.object(library, "_store_predictions_csv", cancelled_once_written):
+        library.library_prediction_run(job_pk=PredictionJob.objects.get(task_id=task_id).pk)
+    assert api.get(f"/status/{task_id}").json()["state"] == "cancelled"
+    assert api.get(f"/api/predictions/{task_id}/csv").status_code == 409
+    assert not default_storage.exists(written[0])  # the cancelled job leaves no file
