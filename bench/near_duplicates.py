@@ -9,8 +9,9 @@ Each planted copy is one of five edits of its source, in turn (40 of each): JPEG
 half size, an 80 % centre crop, a rotation of 3-6 degrees, added black borders. A found pair
 is right when it joins a copy and its source; pairs between two of the 2,129 originals are
 counted apart (the collection has real near-duplicates of its own: they are neither planted
-hits nor necessarily mistakes) and the first ones printed to read. ``--sweep`` prints recall
-and precision over other thresholds (choose them with another --seed than the one reported).
+hits nor necessarily mistakes) and the first ones printed to read. The same rules on raw
+cosines (features not centred) are scored too. ``--sweep`` prints recall and precision over
+other thresholds (choose them with another --seed than the one reported).
 
 Features come from the project's own backbone (the same pixels + extract path as
 features_extract); the collection's features are computed once (bench/curation_common.py).
@@ -141,6 +142,20 @@ def pair_sheet(ids, files, pairs, path: str, cell: int = 160) -> None:
     sheet.save(path)
 
 
+def raw(features, hashes, thresholds, originals: int, made) -> None:
+    """The same rules on raw cosines (features not centred): why the shipped ones centre."""
+    from muses.vision.duplicates import near_duplicate_pairs
+
+    origin = np.zeros(features.shape[1], np.float32)
+    pairs = near_duplicate_pairs(features, hashes, thresholds=thresholds, center=origin)
+    result = score(pairs, originals, made)
+    print(
+        f"raw cosines (not centred), shipped thresholds: recall {result['recall']:.3f}, "
+        f"precision {result['precision']:.3f} ({result['planted_pairs_found']} pairs with a "
+        f"copy), pairs among the originals themselves: {result['pairs_among_originals']}"
+    )
+
+
 def main():
     args = parse_args()
     prepared_collection(args.var_dir)
@@ -170,6 +185,7 @@ def main():
     )
     for i, j, similarity in result["originals"][:: max(1, len(result["originals"]) // 15)]:
         print(f"    {ids[i]} ~ {ids[j]} cosine {similarity}")
+    raw(features, all_hashes, shipped, len(ids), made)
     if args.sheet:
         pair_sheet(ids, files, result["originals"], args.sheet)
         print(f"  sheet of pairs among the originals: {args.sheet}")

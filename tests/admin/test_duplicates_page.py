@@ -8,6 +8,12 @@ from tests.admin.conftest import changelist_ids
 
 pytestmark = pytest.mark.django_db
 URL = reverse("admin:vision_duplicates")
+# The admin collection's images of one flat colour each (tests/admin/conftest.py RECORDS).
+SAME_COLOUR_PAIRS = {
+    frozenset({"met-10-1", "met-10-2"}),
+    frozenset({"met-10-3", "cleveland-1914-1"}),
+    frozenset({"cleveland-1914-2", "chicago-E-1"}),
+}
 
 
 @pytest.fixture
@@ -74,7 +80,13 @@ def test_find_now_runs_the_search_as_a_job_followed_at_status(
     response = admin_client.post(reverse("admin:vision_duplicates_find"), follow=True)
     assert response.status_code == 200
     job = VisionJob.objects.get()
-    assert job.state == "success" and set(job.result) >= {"pairs", "groups_created"}
+    assert job.state == "success"
+    # The collection pictures three colours twice: the search finds those three pairs.
+    assert (job.result["pairs"], job.result["groups_created"]) == (3, 3)
+    assert {
+        frozenset(g.members.values_list("image__image_id", flat=True))
+        for g in DuplicateGroup.objects.all()
+    } == SAME_COLOUR_PAIRS
     assert b"Near-duplicates searched" in response.content
     status = admin_client.get(f"/status/{job.task_id}").json()
     assert status["kind"] == "near_duplicates" and status["state"] == "success"
@@ -100,6 +112,9 @@ def test_a_search_cancelled_while_it_runs_stores_no_group(collection, with_featu
     vision_job_run(job_pk=job.pk)
     job.refresh_from_db()
     assert job.state == "cancelled" and not DuplicateGroup.objects.exists()
+    # Not for want of duplicates: the same search, not cancelled, stores its three groups.
+    monkeypatch.undo()
+    assert near_duplicates.duplicates_find().groups_created == 3
 
 
 def test_staff_without_change_permission_cannot_decide(client, django_user_model, open_group):

@@ -29,8 +29,16 @@ def test_the_layout_keeps_two_kinds_of_picture_apart():
     features = np.vstack([rng.normal(0, 1, (30, 16)) + 5, rng.normal(0, 1, (30, 16)) - 5])
     xy = layout(features.astype(np.float32))
     assert xy.shape == (60, 2) and xy.min() >= 0 and xy.max() <= 1
-    first, second = xy[:30].mean(axis=0), xy[30:].mean(axis=0)
-    assert np.linalg.norm(first - second) > 0.3
+    kind = np.repeat([0, 1], 30)
+    # Apart, not merely with different means: every point sits nearer its own kind's centre
+    # than the other's, and its nearest neighbour on the map is of its own kind.
+    centres = np.stack([xy[:30].mean(axis=0), xy[30:].mean(axis=0)])
+    to_centres = np.linalg.norm(xy[:, None] - centres[None], axis=2)
+    assert (to_centres.argmin(axis=1) == kind).all()
+    distances = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    assert (kind[distances.argmin(axis=1)] == kind).all()
+    assert np.linalg.norm(centres[0] - centres[1]) > 0.3
 
 
 def test_a_new_image_is_placed_beside_its_look_alikes_and_nothing_moves():

@@ -2,13 +2,21 @@
 back, new rows count at once, and a file the index cannot trust is never scored."""
 
 import csv
+from unittest import mock
 
+import django_q.tasks
 import pytest
 from django.conf import settings
 
 from custom_tagging.services.library import library_prediction_create, library_prediction_run
 from muses.collection.models import Image
-from muses.vision.index import FeatureIndex, feature_index, feature_indexes_close, index_name
+from muses.vision.index import (
+    COMPACT_TASK,
+    FeatureIndex,
+    feature_index,
+    feature_indexes_close,
+    index_name,
+)
 from muses.vision.models import ImageFeature
 from tests.custom_tagging.conftest import BLUE, RED, TINY_NAME
 
@@ -133,8 +141,12 @@ def test_similar_images_over_cells_match_the_exhaustive_pass(api, add_image, set
     settings.MUSES_SIMILAR_PROBE = index.file().cells.cells  # every cell: must equal exact
     query = index.vectors_of(["c3"])[1][0]
     assert index.nearest(query, 10) == index.nearest(query, 10, exhaustive=True)
+    # What a user sees: the late image's neighbours, all 30 in the exhaustive pass's order.
+    exact = index.nearest(index.vectors_of(["late"])[1][0], 31, exhaustive=True)
+    names = dict(Image.objects.values_list("pk", "image_id"))
+    expected = [names[pk] for pk, _ in exact if names[pk] != "late"]
     similar = [s["image_id"] for s in api.get("/similar/late?n=40").json()["similar"]]
-    assert len(similar) == 30 and "late" not in similar
+    assert len(expected) == 30 and similar == expected
 
 
 def test_a_library_grown_by_uploads_past_the_cells_size_gets_its_cells_by_a_queued_job(
@@ -144,7 +156,16 @@ def test_a_library_grown_by_uploads_past_the_cells_size_gets_its_cells_by_a_queu
     for i in range(11):
         add_image(f"g{i}", (i * 20, 255 - i * 20, (i * 37) % 256))
     assert feature_index(TINY_NAME).file().cells is None
-    add_image("g11", (10, 200, 30))  # the twelfth row: the compaction is queued and runs
+    queued = []
+    real_async_task = django_q.tasks.async_task
+
+    def recording(func, *args, **kwargs):
+        queued.append(func)
+        return real_async_task(func, *args, **kwargs)
+
+    with mock.patch.object(django_q.tasks, "async_task", recording):
+        add_image("g11", (10, 200, 30))  # the twelfth row: the compaction is queued and runs
+    assert queued.count(COMPACT_TASK) == 1
     grouped = feature_index(TINY_NAME).file()
     assert grouped.cells is not None and grouped.count == 12
     settings.MUSES_SIMILAR_PROBE = grouped.cells.cells  # every cell: nothing may be lost

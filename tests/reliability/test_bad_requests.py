@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from custom_tagging.models import Assignment
 from tests.conftest import encode_image
 from tests.custom_tagging.conftest import RED
 from tests.reliability.conftest import assert_refused
@@ -195,3 +196,11 @@ def test_a_tag_with_joiners_as_emoji_and_scripts_write_them_is_accepted(api, tra
     )
     for name in names:
         assert api.get(ASSIGN + quote(name)).status_code == 200
+        # The name is kept as written (joiners included), not normalised into another tag.
+        detail = api.get("/api/tags/" + quote(name))
+        assert detail.status_code == 200 and detail.json()["name"] == name
+        assert list(
+            Assignment.objects.filter(tag__name=name).values_list("image__image_id", "label")
+        ) == [("red-pos-0", "positive")]
+    listed = {tag["name"] for tag in api.get("/api/tags?limit=100").json()["results"]}
+    assert listed == {"red", *names}

@@ -137,12 +137,23 @@ def test_the_untampered_state_loads(api, base):
 
 
 def test_a_gzipped_state_with_gnu_long_names_loads(api, base):
+    # Only the member under a 155-character name (a GNU 'L' header) holds the tag 'long':
+    # the tag loads only if that member is read under its whole name.
     long_name = "tags/" + "x" * 150 + ".json"
-    files = {**base, long_name: base[TAG]}
+    doc = {**json.loads(base[TAG]), "name": "long"}
+    files = {**base, long_name: json.dumps(doc).encode()}
     files = signed(files, tags=[long_name])
     content = gzip.compress(tar_of(files, fmt=tarfile.GNU_FORMAT))
+    assert b"././@LongLink" in gzip.decompress(content)
     response = api.post("/set_state", as_upload(content), format="multipart")
     assert response.status_code == 200, response.content
+    assert response.json()["tags"] == 1
+    tag = CustomTag.objects.get(name="long")
+    assert tag.active_version() is not None
+    assert tag.assignments.count() == len(doc["assignments"]["positive"]) + len(
+        doc["assignments"]["negative"]
+    )
+    assert not CustomTag.objects.filter(name="fresh").exists()
 
 
 @pytest.mark.skipif(shutil.which("tar") is None, reason="no tar command here")
