@@ -1,8 +1,6 @@
 """Reading IIIF Presentation documents and building Image API requests (no network)."""
 
-import pytest
-
-from muses.collection import iiif
+from muses.collection import iiif, iiif_image
 
 SERVICE = "https://images.example.org/iiif/3/abc"
 
@@ -56,8 +54,9 @@ def test_a_choice_body_gives_its_first_option():
 
 def test_only_painting_annotations_give_images():
     body = {"id": "https://example.org/transcript.jpg", "type": "Image"}
-    with pytest.raises(iiif.IIIFError, match="no canvases"):
-        iiif.manifest_record(v3_manifest(body, motivation="supplementing"))
+    record = iiif.manifest_record(v3_manifest(body, motivation="supplementing"))
+    assert record.objects == []
+    assert record.notes == ["canvas https://example.org/canvas/1: skipped: it paints no image"]
 
 
 def test_a_service_is_recognised_by_its_type_context_or_profile():
@@ -77,17 +76,17 @@ def test_the_size_asked_follows_the_version_and_the_servers_limits():
     v3 = iiif.CanvasImage("c", "", SERVICE, 3)
     v2 = iiif.CanvasImage("c", "", SERVICE, 2)
     v1 = iiif.CanvasImage("c", "", SERVICE, 1)
-    assert iiif.image_request_url(v3) == f"{SERVICE}/full/!1024,1024/0/default.jpg"
-    assert iiif.image_request_url(v3, {"width": 800, "height": 600}) == (
+    assert iiif_image.image_request_url(v3) == f"{SERVICE}/full/!1024,1024/0/default.jpg"
+    assert iiif_image.image_request_url(v3, {"width": 800, "height": 600}) == (
         f"{SERVICE}/full/max/0/default.jpg"
     )
-    assert iiif.image_request_url(v3, {"width": 9000, "height": 9000, "maxWidth": 512}) == (
+    assert iiif_image.image_request_url(v3, {"width": 9000, "height": 9000, "maxWidth": 512}) == (
         f"{SERVICE}/full/!512,512/0/default.jpg"
     )
-    assert iiif.image_request_url(v2, {"width": 4000, "height": 3000}) == (
+    assert iiif_image.image_request_url(v2, {"width": 4000, "height": 3000}) == (
         f"{SERVICE}/full/1024,/0/default.jpg"
     )
-    assert iiif.image_request_url(v1, {"width": 300, "height": 300}) == (
+    assert iiif_image.image_request_url(v1, {"width": 300, "height": 300}) == (
         f"{SERVICE}/full/full/0/native.jpg"
     )
 
