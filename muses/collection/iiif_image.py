@@ -45,6 +45,28 @@ def image_request_url(image: CanvasImage, info: dict | None = None) -> str:
     return f"{base}/{region}/{size}/{rotation}/{quality}.jpg"
 
 
+def published_body(image: CanvasImage, info: dict | None) -> dict | None:
+    """The image as a painting body for a manifest MUSES writes: the service, for deep zoom,
+    when the whole image is shown; the server's cut-out when it applies the selection; None
+    (show MUSES' stored copy) when the selection was applied here."""
+    if not image.service_id:
+        return None if image.region or image.rotation else {"id": image.url, "type": "Image"}
+    if image.region or image.rotation:
+        if not server_selects(image, info):
+            return None
+        return {"id": image_request_url(image, info), "type": "Image", "format": "image/jpeg"}
+    version = image.service_version
+    key = "id" if version >= 3 else "@id"
+    level = image.service_level if image.service_level >= 0 else 1
+    service = {key: image.service_id, "type": f"ImageService{version}", "profile": f"level{level}"}
+    return {
+        "id": image.url or image_request_url(image, info),
+        "type": "Image",
+        "format": "image/jpeg",
+        "service": [service],
+    }
+
+
 def info_url(image: CanvasImage) -> str:
     return f"{image.service_id.rstrip('/')}/info.json"
 

@@ -153,7 +153,7 @@ def _fetched_image(item: Item, fetched: FetchedImage) -> Image | None:
         item=item,
         decoded=fetched.decoded,
     )
-    Image.objects.filter(pk=image.pk).update(**source)
+    Image.objects.filter(pk=image.pk).update(**source, iiif_body=fetched.iiif_body)
     return image
 
 

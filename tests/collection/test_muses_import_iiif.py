@@ -65,6 +65,13 @@ def test_it_imports_a_v3_manifest_with_its_fields_and_canvases(server):
         f"{server.base}/manifests/bastet/canvas/p2",
     ]
     assert all(i.iiif_manifest == url and (i.width, i.height) == (224, 224) for i in images)
+    service = server.service(3, "MET_329767")
+    assert images[0].iiif_body == {
+        "id": f"{service}/full/max/0/default.jpg",
+        "type": "Image",
+        "format": "image/jpeg",
+        "service": [{"id": service, "type": "ImageService3", "profile": "level1"}],
+    }
 
 
 def test_it_asks_a_small_v3_image_at_max_and_a_small_v2_image_at_full(server):

@@ -57,6 +57,12 @@ def test_a_region_in_an_image_api_selector_is_asked_of_the_image_server(server, 
     assert server.image_requests() == ["/iiif/3/halves/200,0,200,200/max/0/default.jpg"]
     picture = stored_picture()
     assert picture.size == (200, 200) and colour_at(picture, 0.5, 0.5) == "blue"
+    # A result manifest shows the museum's own cut-out.
+    assert Image.objects.get().iiif_body == {
+        "id": f"{server.service(3, 'halves')}/200,0,200,200/max/0/default.jpg",
+        "type": "Image",
+        "format": "image/jpeg",
+    }
 
 
 def test_a_fragment_selector_region_without_a_service_is_cut_from_the_fetched_pixels(
@@ -70,6 +76,7 @@ def test_a_fragment_selector_region_without_a_service_is_cut_from_the_fetched_pi
     picture = stored_picture()
     assert picture.size == (200, 200)
     assert colour_at(picture, 0.1, 0.5) == colour_at(picture, 0.9, 0.5) == "red"
+    assert Image.objects.get().iiif_body is None  # cut here: MUSES' copy is the one to show
 
 
 def test_a_rotation_is_asked_of_a_level_2_server(server, halves):

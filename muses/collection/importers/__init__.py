@@ -31,6 +31,7 @@ class FetchedImage:
     decoded: DecodedImage | None = None
     iiif_manifest: str = ""
     iiif_canvas: str = ""
+    iiif_body: dict | None = None
 
 
 @dataclass

@@ -256,6 +256,7 @@ def download(canvas: iiif.CanvasImage, manifest_id: str, fetcher: Fetcher) -> Fe
         decoded=decoded,
         iiif_manifest=manifest_id,
         iiif_canvas=canvas.canvas_id,
+        iiif_body=iiif_image.published_body(canvas, info),
     )
 
 
