@@ -63,21 +63,12 @@ def test_a_tags_predictions_open_in_mirador_with_images_and_annotations(
     page, live_server, bundle, red_tag, screenshot
 ):
     manifest = f"{live_server.url}/api/iiif/tags/{red_tag}/predictions/manifest?n=4"
-    html = PAGE.replace("MANIFEST", f'"{manifest}"')
-    page.route(
-        f"{live_server.url}/mirador/index.html",
-        lambda route: route.fulfill(body=html, content_type="text/html"),
-    )
-    page.route(
-        f"{live_server.url}/mirador/mirador.min.js",
-        lambda route: route.fulfill(path=str(bundle), content_type="text/javascript"),
-    )
     images = []
     page.on(
         "response",
         lambda r: images.append(r) if "/media/" in r.url and r.status == 200 else None,
     )
-    page.goto(f"{live_server.url}/mirador/index.html")
+    open_in_mirador(page, live_server, bundle, manifest)
     page.get_by_text("red: top predictions").first.wait_for()
     page.wait_for_function("document.querySelectorAll('.openseadragon-canvas canvas').length > 0")
     page.get_by_text("1 of 4").first.wait_for()  # the four canvases of n=4
@@ -87,3 +78,57 @@ def test_a_tags_predictions_open_in_mirador_with_images_and_annotations(
     screenshot("mirador-01-predictions")
     assert images, "Mirador drew no image from MUSES"
     assert all(r.headers.get("content-type", "").startswith("image/") for r in images)
+
+
+@pytest.fixture
+def iiif(settings, sample_dir):
+    from tests.collection.iiif_server import start_server, stop_server
+
+    settings.MUSES_IIIF_TIMEOUT = 5.0
+    state, httpd, thread = start_server()
+    state.add_image("MET_329767", sample_dir / "egyptian-cc0" / "images" / "MET_329767.jpg")
+    yield state
+    stop_server(state, httpd, thread)
+
+
+def open_in_mirador(page, live_server, bundle, manifest: str) -> None:
+    html = PAGE.replace("MANIFEST", f'"{manifest}"')
+    page.route(
+        f"{live_server.url}/mirador/index.html",
+        lambda route: route.fulfill(body=html, content_type="text/html"),
+    )
+    page.route(
+        f"{live_server.url}/mirador/mirador.min.js",
+        lambda route: route.fulfill(path=str(bundle), content_type="text/javascript"),
+    )
+    page.goto(f"{live_server.url}/mirador/index.html")
+
+
+def test_an_image_imported_from_iiif_is_shown_from_the_museums_image_server(
+    page, live_server, bundle, iiif, settings, screenshot
+):
+    from muses.collection.models import Image
+    from tests.collection.iiif_server import manifest_v3, run_import
+
+    settings.MUSES_API_OPEN = True
+    manifest = manifest_v3(iiif, "bastet", [{"identifier": "MET_329767"}])
+    run_import(iiif.add_json("/manifests/bastet.json", manifest))
+    image = Image.objects.get()
+    assignment_set(image=image, tag_name="cat", label="positive")
+    iiif.requests.clear()
+    # The page is fulfilled by the test, so Chromium counts it as public: it may reach the
+    # image server on the loopback only with this permission (a museum's server is public).
+    page.context.grant_permissions(["local-network-access"])
+    open_in_mirador(
+        page, live_server, bundle, f"{live_server.url}/api/iiif/tags/cat/positives/manifest"
+    )
+    page.get_by_text("cat: positive examples").first.wait_for()
+    page.wait_for_function("document.querySelectorAll('.openseadragon-canvas canvas').length > 0")
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource').some("
+        "e => e.name.includes('/iiif/3/MET_329767/') && e.name.endsWith('.jpg'))"
+    )
+    screenshot("mirador-02-museum-image")
+    paths = iiif.paths("/iiif/3/MET_329767/")
+    assert "/iiif/3/MET_329767/info.json" in paths  # deep zoom through the museum's service
+    assert any(path.endswith("/default.jpg") for path in paths)

@@ -205,9 +205,17 @@ class _Handler(BaseHTTPRequestHandler):
         if route.location:
             self.send_header("Location", route.location)
         self.send_header("Content-Type", route.content_type)
+        self.send_header("Access-Control-Allow-Origin", "*")  # as IIIF servers do, for viewers
         self.send_header("Content-Length", str(len(route.body)))
         self.end_headers()
         self.wfile.write(route.body)
+
+    def do_OPTIONS(self):  # noqa: N802 (a viewer's CORS preflight, as IIIF servers answer it)
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET")
+        self.send_header("Access-Control-Allow-Headers", "*")
+        self.end_headers()
 
     def log_message(self, *args):  # quiet
         pass
