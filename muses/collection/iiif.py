@@ -343,8 +343,8 @@ def _page_of(canvas: dict, version: int) -> str:
     for key in ("homepage" if version == 3 else "related", "seeAlso"):
         for entry in _as_list(canvas.get(key)):
             url = doc_id(entry) if isinstance(entry, dict) else str(entry)
-            if url and len(url) <= 1000:
-                return url
+            if urlsplit(url).scheme in ("http", "https") and len(url) <= 1000:
+                return url  # a web page, never a javascript: or data: link
     return ""
 
 

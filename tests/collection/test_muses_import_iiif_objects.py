@@ -149,3 +149,13 @@ def test_images_imported_before_their_canvas_had_a_number_move_to_its_object(ser
     assert server.image_requests() == []  # moved, not fetched again
     assert Item.objects.get(object_number="1921.1").images.count() == 1
     assert Image.objects.count() == 2
+
+
+def test_a_canvas_homepage_that_is_not_a_web_page_is_not_the_source(server):
+    canvas = {
+        **sherd_v3(1, "MET_329767"),
+        "homepage": [{"id": "javascript:alert(1)", "type": "Text"}],
+        "seeAlso": [{"id": "https://museum.example/data/1921.1.json", "type": "Dataset"}],
+    }
+    run_import(server.add_json("/manifests/js.json", manifest_v3(server, "js", [canvas])))
+    assert Item.objects.get().source_url == "https://museum.example/data/1921.1.json"
