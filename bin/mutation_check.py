@@ -231,6 +231,21 @@ MUTANTS = [
             "tests/custom_tagging/test_api_predictions.py",
         ),
     ),
+    # --- IIIF import ------------------------------------------------------------------------
+    Mutant(
+        "IIIF canvas object numbers ignored",
+        "muses/collection/iiif.py",
+        'number = own.get("object_number") or record.fields["object_number"]',
+        'number = record.fields["object_number"]',
+        ("tests/collection/test_muses_import_iiif_objects.py",),
+    ),
+    Mutant(
+        "IIIF region cut without scaling to the fetched size",
+        "muses/collection/iiif_image.py",
+        "scale_x, scale_y = (width / full[0], height / full[1]) if full else (1.0, 1.0)",
+        "scale_x, scale_y = (1.0, 1.0)",
+        ("tests/collection/test_muses_import_iiif_recipes.py",),
+    ),
 ]
 
 

@@ -40,16 +40,31 @@ def annotation_page_build(
     """The AnnotationPage ``page_id`` of the images' tagging and classifying annotations.
     ``image_page(image)`` is the absolute URL of the image's own page (annotation ids are
     fragments of it); ``image_url(image)`` that of a stored image that did not come from IIIF."""
+    found = image_annotations(
+        images=images, image_page=image_page, target=lambda image: _target(image, image_url)
+    )
+    items = [annotation for annotations in found.values() for annotation in annotations]
+    return {"@context": CONTEXT, "id": page_id, "type": "AnnotationPage", "items": items}
+
+
+def image_annotations(
+    *,
+    images: Iterable[Image],
+    image_page: Callable[[Image], str],
+    target: Callable[[Image], dict | str],
+) -> dict[int, list[dict]]:
+    """image pk -> its tagging and classifying annotations on ``target(image)``, ids made
+    from ``image_page(image)``; tags scored in one pass over the images' stored features."""
     images = list(images)
     models = active_models()
     tags = _predicted_tags(images, models) if len(models) else {}
-    items = []
+    found = {}
     for image in images:
-        target, page = _target(image, image_url), image_page(image)
-        items.extend(_tagging(page, target, result) for result in tags.get(image.pk, []))
+        on, page = target(image), image_page(image)
+        found[image.pk] = [_tagging(page, on, result) for result in tags.get(image.pk, [])]
         if image.predicted_class:
-            items.append(_classifying(page, target, image))
-    return {"@context": CONTEXT, "id": page_id, "type": "AnnotationPage", "items": items}
+            found[image.pk].append(_classifying(page, on, image))
+    return found
 
 
 def _predicted_tags(images: list[Image], models: ActiveModels) -> dict[int, list[dict]]:
@@ -79,7 +94,7 @@ def _target(image: Image, image_url: Callable[[Image], str]) -> dict:
     return {"id": image_url(image), "type": "Image", "format": _media_type(image.format)}
 
 
-def _tagging(base: str, target: dict, result: dict) -> dict:
+def _tagging(base: str, target: dict | str, result: dict) -> dict:
     return {
         "id": f"{base}#tagging-{quote(result['tag'], safe='')}",
         "type": "Annotation",
@@ -98,7 +113,7 @@ def _tagging(base: str, target: dict, result: dict) -> dict:
     }
 
 
-def _classifying(base: str, target: dict, image: Image) -> dict:
+def _classifying(base: str, target: dict | str, image: Image) -> dict:
     return {
         "id": f"{base}#classifying",
         "type": "Annotation",

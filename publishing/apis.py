@@ -14,15 +14,39 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from custom_tagging.api_base import COMMON_ERRORS, BaseApi, error
+from custom_tagging.api_base import COMMON_ERRORS, BaseApi, error, int_param
 from custom_tagging.exceptions import InvalidQuery, JobNotFound
 from custom_tagging.models import PredictionJob
 from custom_tagging.services.images import image_get
+from custom_tagging.services.tags import tag_get
 from muses.collection.models import Image, Item
 from muses.jobs.services import job_get
-from publishing import records
+from publishing import records, result_sets
 from publishing.annotations import annotation_page_build
 from publishing.exceptions import ItemNotFound
+from publishing.manifests import ResultSet, result_manifest_build
+
+MAX_CANVASES = 1000
+N_PARAMETER = OpenApiParameter(
+    "n", int, description=f"At most this many images (1-{MAX_CANVASES}, default 100)."
+)
+MANIFEST = OpenApiResponse(
+    inline_serializer(
+        "ResultManifest",
+        {
+            "@context": serializers.ListField(child=serializers.JSONField()),
+            "id": serializers.URLField(),
+            "type": serializers.CharField(help_text="Manifest"),
+            "label": serializers.DictField(),
+            "items": serializers.ListField(child=serializers.DictField()),
+        },
+    ),
+    description=(
+        "A IIIF Presentation 3.0 Manifest: one Canvas per image, painted with the museum's "
+        "IIIF image when it was imported from IIIF (else MUSES' stored copy), with the "
+        "image's tags and naive class as Web Annotations in the canvas's `annotations`."
+    ),
+)
 
 _BODY = inline_serializer(
     "AnnotationBody",
@@ -185,3 +209,72 @@ class PredictionRecordsApi(BaseApi):
         )
         response["Content-Disposition"] = f'attachment; filename="records-{task_id}.{fmt}"'
         return response
+
+
+class ResultManifestApi(AnnotationApi):
+    """A result set as a Manifest at a stable URL (the path names the set; ?n= bounds it)."""
+
+    def manifest(self, request, result: ResultSet) -> Response:
+        return Response(
+            result_manifest_build(
+                result=result,
+                manifest_id=request.build_absolute_uri(),
+                base=request.build_absolute_uri(request.path.removesuffix("/manifest")),
+                image_url=lambda image: request.build_absolute_uri(image.file.url),
+            )
+        )
+
+    def n(self, request) -> int:
+        return int_param(request, "n", default=100, low=1, high=MAX_CANVASES)
+
+
+class TagPositivesManifestApi(ResultManifestApi):
+    @extend_schema(
+        operation_id="api_iiif_tag_positives_manifest",
+        summary="A tag's positive examples as a IIIF Presentation 3.0 Manifest",
+        parameters=[N_PARAMETER],
+        responses={
+            200: MANIFEST,
+            400: error("Bad n."),
+            404: error("No such tag, or no positive example."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request, tag: str):
+        result = result_sets.tag_positives_result(tag=tag_get(name=tag), n=self.n(request))
+        return self.manifest(request, result)
+
+
+class TagPredictionsManifestApi(ResultManifestApi):
+    @extend_schema(
+        operation_id="api_iiif_tag_predictions_manifest",
+        summary="The images a tag scores highest over the library, as a IIIF Manifest",
+        parameters=[N_PARAMETER],
+        responses={
+            200: MANIFEST,
+            400: error("Bad n."),
+            404: error("No such tag, or no image predicted to show it."),
+            409: error("The tag has no trained version."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request, tag: str):
+        result = result_sets.tag_predictions_result(tag=tag_get(name=tag), n=self.n(request))
+        return self.manifest(request, result)
+
+
+class NaiveClassManifestApi(ResultManifestApi):
+    @extend_schema(
+        operation_id="api_iiif_naive_class_manifest",
+        summary="The images of a naive class, surest first, as a IIIF Manifest",
+        parameters=[N_PARAMETER],
+        responses={
+            200: MANIFEST,
+            400: error("Bad n."),
+            404: error("No image in this class."),
+            **COMMON_ERRORS,
+        },
+    )
+    def get(self, request, name: str):
+        result = result_sets.naive_class_result(name=name, n=self.n(request))
+        return self.manifest(request, result)

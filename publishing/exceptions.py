@@ -12,3 +12,11 @@ class ItemNotFound(APIException):
 
 class ExportFormatUnknown(ValueError):
     """A format other than csv or jsonl."""
+
+
+class ResultSetEmpty(APIException):
+    """A IIIF Manifest needs at least one canvas: an empty result set has no manifest."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_detail = "No image in this result set."
+    default_code = "result_set_empty"

@@ -25,6 +25,7 @@ class ImportReport:
     # reason)
     skipped: list[tuple[int | str, str]] = field(default_factory=list)
     image_failures: list[tuple[int | str, str]] = field(default_factory=list)
+    notes: list[tuple[int | str, str]] = field(default_factory=list)
     new_image_pks: list[int] = field(default_factory=list)
 
     @property
@@ -59,6 +60,7 @@ def _import_batch(batch: list[ImportRow], report: ImportReport, on_row) -> None:
 
 def _import_row(row: ImportRow, report: ImportReport) -> None:
     where = row.where or row.line
+    report.notes.extend((where, note) for note in row.notes)
     if row.problems:
         report.skipped.append((where, "; ".join(row.problems)))
         return
@@ -81,9 +83,19 @@ def _import_row(row: ImportRow, report: ImportReport) -> None:
         report.created += 1
     else:
         report.updated += 1
+    _claim_canvases(item, row)
     for fetched in row.images:
         _attach_fetched(item, fetched, report, where)
     report.image_failures.extend((where, failure) for failure in row.image_failures)
+
+
+def _claim_canvases(item: Item, row: ImportRow) -> None:
+    """Images of the row's canvases stored under another item move to this one: a canvas
+    that gained an object number of its own becomes its own object on re-import."""
+    if row.iiif_canvases:
+        Image.objects.filter(
+            iiif_manifest=row.iiif_manifest, iiif_canvas__in=row.iiif_canvases
+        ).exclude(item=item).update(item=item)
 
 
 def _read_image(path: Path) -> bytes:
@@ -141,7 +153,7 @@ def _fetched_image(item: Item, fetched: FetchedImage) -> Image | None:
         item=item,
         decoded=fetched.decoded,
     )
-    Image.objects.filter(pk=image.pk).update(**source)
+    Image.objects.filter(pk=image.pk).update(**source, iiif_body=fetched.iiif_body)
     return image
 
 

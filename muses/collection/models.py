@@ -62,6 +62,9 @@ class Image(models.Model):
     # and published annotations target the canvas.
     iiif_manifest = models.URLField(max_length=1000, blank=True)
     iiif_canvas = models.URLField(max_length=1000, blank=True)
+    # The museum's own image as a IIIF painting body (its Image API service, or the URL of
+    # the selected region): result manifests show it instead of MUSES' stored copy.
+    iiif_body = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

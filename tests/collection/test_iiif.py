@@ -1,8 +1,6 @@
 """Reading IIIF Presentation documents and building Image API requests (no network)."""
 
-import pytest
-
-from muses.collection import iiif
+from muses.collection import iiif, iiif_image
 
 SERVICE = "https://images.example.org/iiif/3/abc"
 
@@ -56,8 +54,9 @@ def test_a_choice_body_gives_its_first_option():
 
 def test_only_painting_annotations_give_images():
     body = {"id": "https://example.org/transcript.jpg", "type": "Image"}
-    with pytest.raises(iiif.IIIFError, match="no canvases"):
-        iiif.manifest_record(v3_manifest(body, motivation="supplementing"))
+    record = iiif.manifest_record(v3_manifest(body, motivation="supplementing"))
+    assert record.objects == []
+    assert record.notes == ["canvas https://example.org/canvas/1: skipped: it paints no image"]
 
 
 def test_a_service_is_recognised_by_its_type_context_or_profile():
@@ -77,17 +76,17 @@ def test_the_size_asked_follows_the_version_and_the_servers_limits():
     v3 = iiif.CanvasImage("c", "", SERVICE, 3)
     v2 = iiif.CanvasImage("c", "", SERVICE, 2)
     v1 = iiif.CanvasImage("c", "", SERVICE, 1)
-    assert iiif.image_request_url(v3) == f"{SERVICE}/full/!1024,1024/0/default.jpg"
-    assert iiif.image_request_url(v3, {"width": 800, "height": 600}) == (
+    assert iiif_image.image_request_url(v3) == f"{SERVICE}/full/!1024,1024/0/default.jpg"
+    assert iiif_image.image_request_url(v3, {"width": 800, "height": 600}) == (
         f"{SERVICE}/full/max/0/default.jpg"
     )
-    assert iiif.image_request_url(v3, {"width": 9000, "height": 9000, "maxWidth": 512}) == (
+    assert iiif_image.image_request_url(v3, {"width": 9000, "height": 9000, "maxWidth": 512}) == (
         f"{SERVICE}/full/!512,512/0/default.jpg"
     )
-    assert iiif.image_request_url(v2, {"width": 4000, "height": 3000}) == (
+    assert iiif_image.image_request_url(v2, {"width": 4000, "height": 3000}) == (
         f"{SERVICE}/full/1024,/0/default.jpg"
     )
-    assert iiif.image_request_url(v1, {"width": 300, "height": 300}) == (
+    assert iiif_image.image_request_url(v1, {"width": 300, "height": 300}) == (
         f"{SERVICE}/full/full/0/native.jpg"
     )
 
@@ -98,3 +97,33 @@ def test_a_long_manifest_id_becomes_a_digest_key():
     record = iiif.manifest_record(manifest)
     assert record.fields["object_number"].startswith("iiif-")
     assert len(record.fields["object_number"]) <= 200
+
+
+def test_a_selection_reads_image_api_and_xywh_fragment_selectors():
+    assert iiif.selection({"type": "ImageApiSelector", "region": "1,2,3,4", "rotation": "90"}) == (
+        "1,2,3,4",
+        "90",
+    )
+    assert iiif.selection([{"type": "FragmentSelector", "value": "xywh=percent:0,0,50,50"}]) == (
+        "pct:0,0,50,50",
+        "",
+    )
+    assert iiif.selection({"type": "FragmentSelector", "value": "xywh=pixel:5,5,10,10"}) == (
+        "5,5,10,10",
+        "",
+    )
+    assert iiif.selection({"type": "ImageApiSelector", "region": "full", "rotation": 0}) == ("", "")
+
+
+def test_a_service_level_is_read_from_a_name_a_uri_or_a_list_with_an_object():
+    assert iiif.service_level("level0") == 0
+    assert iiif.service_level("http://iiif.io/api/image/2/level2.json") == 2
+    assert iiif.service_level(["http://iiif.io/api/image/2/level1.json", {"supports": []}]) == 1
+    assert iiif.service_level("http://example.org/custom-profile") == -1
+
+
+def test_a_large_region_is_asked_bounded_and_a_small_one_whole():
+    v3 = iiif.CanvasImage("c", "", SERVICE, 3, 2, region="0,0,4000,3000")
+    v2 = iiif.CanvasImage("c", "", SERVICE, 2, 2, region="0,0,400,300", rotation="90")
+    assert iiif_image.image_request_url(v3) == f"{SERVICE}/0,0,4000,3000/!1024,1024/0/default.jpg"
+    assert iiif_image.image_request_url(v2) == f"{SERVICE}/0,0,400,300/full/90/default.jpg"

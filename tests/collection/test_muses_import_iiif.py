@@ -1,7 +1,6 @@
 """`muses_import --importer iiif`: manifests and collections from a IIIF server on 127.0.0.1."""
 
 import json
-from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,13 +11,11 @@ from tests.collection.iiif_server import (
     collection_v3,
     manifest_v2,
     manifest_v3,
-    start_server,
-    stop_server,
+    run_import,
 )
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE_IMAGES = ("MET_329767.jpg", "MET_329774.jpg", "MET_329778.jpg")
 MET_METADATA_V3 = [
     {"label": {"en": ["Object Number"]}, "value": {"none": ["MET_329767"]}},
     {"label": {"en": ["Object Type"]}, "value": {"en": ["Statuette"]}},
@@ -26,28 +23,6 @@ MET_METADATA_V3 = [
     {"label": {"en": ["Medium"]}, "value": {"en": ["Cupreous metal"]}},
     {"label": {"en": ["Culture"]}, "value": {"en": ["Egyptian"]}},
 ]
-
-
-@pytest.fixture
-def server(settings, sample_dir):
-    settings.MUSES_IIIF_TIMEOUT = 2.0
-    settings.MUSES_IIIF_RETRIES = 2
-    settings.MUSES_IIIF_BACKOFF = 0.01
-    settings.MUSES_IIIF_WORKERS = 3
-    state, httpd, thread = start_server()
-    for name in SAMPLE_IMAGES:
-        state.add_image(name.removesuffix(".jpg"), sample_dir / "egyptian-cc0" / "images" / name)
-    yield state
-    stop_server(state, httpd, thread)
-
-
-def run_import(source, *args):
-    out, err = StringIO(), StringIO()
-    call_command(
-        "muses_import", str(source), "--importer", "iiif", "--no-features", *args,
-        stdout=out, stderr=err,
-    )  # fmt: skip
-    return out.getvalue(), err.getvalue()
 
 
 def met_manifest_v3(server, name="bastet", **extra):
@@ -90,6 +65,13 @@ def test_it_imports_a_v3_manifest_with_its_fields_and_canvases(server):
         f"{server.base}/manifests/bastet/canvas/p2",
     ]
     assert all(i.iiif_manifest == url and (i.width, i.height) == (224, 224) for i in images)
+    service = server.service(3, "MET_329767")
+    assert images[0].iiif_body == {
+        "id": f"{service}/full/max/0/default.jpg",
+        "type": "Image",
+        "format": "image/jpeg",
+        "service": [{"id": service, "type": "ImageService3", "profile": "level1"}],
+    }
 
 
 def test_it_asks_a_small_v3_image_at_max_and_a_small_v2_image_at_full(server):

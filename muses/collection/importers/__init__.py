@@ -31,6 +31,7 @@ class FetchedImage:
     decoded: DecodedImage | None = None
     iiif_manifest: str = ""
     iiif_canvas: str = ""
+    iiif_body: dict | None = None
 
 
 @dataclass
@@ -44,6 +45,12 @@ class ImportRow:
     images: list[FetchedImage] = field(default_factory=list)
     # Images that could not be fetched: reported one per line, the record still imports.
     image_failures: list[str] = field(default_factory=list)
+    # What the importer did differently from the obvious, one line each (a skipped canvas).
+    notes: list[str] = field(default_factory=list)
+    # The IIIF canvases this row's item shows: images imported earlier from them under
+    # another item (before their canvas had an object number) move to this one.
+    iiif_manifest: str = ""
+    iiif_canvases: list[str] = field(default_factory=list)
 
 
 def truncate_fields(fields: dict[str, str]) -> dict[str, str]:

@@ -2,10 +2,11 @@
 records and images.
 
 Collections are followed depth-first up to MUSES_IIIF_MAX_MANIFESTS manifests, each
-document read once (a collection that lists itself is reported, not looped on). Each
-canvas's painted image is downloaded by a bounded pool of threads while the records are
-stored; a canvas already imported from the same manifest is never fetched again, so an
-interrupted import resumes where it stopped.
+document read once (a collection that lists itself is reported, not looped on). A manifest
+gives one row per object it shows: its own, and one per object number its canvases carry
+of their own (see iiif.manifest_record). Each canvas's painted image is downloaded by a
+bounded pool of threads while the records are stored; a canvas already imported from the
+same manifest is never fetched again, so an interrupted import resumes where it stopped.
 """
 
 import json
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from tqdm import tqdm
 
-from muses.collection import iiif
+from muses.collection import iiif, iiif_image
 from muses.collection.fetch import Fetcher, FetchError
 from muses.collection.importers import FetchedImage, ImportRow, register, truncate_fields
 from muses.collection.models import Image
@@ -39,13 +40,14 @@ class _Pending:
     downloads: list[tuple[iiif.CanvasImage, Future]]
 
 
-# One manifest per transaction: its images are in memory until it is stored, and a stopped
-# import keeps every manifest stored before the stop.
+# One object per transaction: its images are in memory until it is stored, and a stopped
+# import keeps every object stored before the stop.
 @register("iiif", reads_urls=True, batch_rows=1)
 def read_iiif(
     source: str | Path, *, museum: str = "", language: str = "", progress: bool = False, **_
 ) -> Iterator[ImportRow]:
-    """Yield one ImportRow per manifest, its images downloaded; problems are attached."""
+    """Yield one ImportRow per object of each manifest, its images downloaded; problems
+    and notes are attached."""
     fetcher = Fetcher(
         timeout=settings.MUSES_IIIF_TIMEOUT,
         retries=settings.MUSES_IIIF_RETRIES,
@@ -57,10 +59,13 @@ def read_iiif(
     try:
         pending: deque[_Pending] = deque()
         for number, (where, document) in enumerate(walk(source, fetcher), start=1):
-            row, record = _row(number, where, document, museum, language)
-            pending.append(_Pending(row, _submit(record, fetcher, pool, bar) if record else []))
-            while _in_flight(pending) > workers * IMAGES_IN_FLIGHT_PER_WORKER:
-                yield _finish(pending.popleft())
+            rows = _rows(number, where, document, museum, language)
+            stored = _stored_canvases(rows)
+            for row, canvases in rows:
+                downloads = _submit(row.iiif_manifest, canvases, stored, fetcher, pool, bar)
+                pending.append(_Pending(row, downloads))
+                while _in_flight(pending) > workers * IMAGES_IN_FLIGHT_PER_WORKER:
+                    yield _finish(pending.popleft())
         while pending:
             yield _finish(pending.popleft())
     finally:
@@ -167,33 +172,47 @@ def _is_url(location: str) -> bool:
 # --- rows and downloads ---------------------------------------------------------------
 
 
-def _row(
+def _rows(
     number: int, where: str, document, museum: str, language: str
-) -> tuple[ImportRow, iiif.ManifestRecord | None]:
-    row = ImportRow(line=number, fields={}, where=where)
+) -> list[tuple[ImportRow, list[iiif.CanvasImage]]]:
+    """One row per object the manifest shows, with the canvases to fetch for it; a single
+    row with its problem when the document cannot be used."""
     if isinstance(document, str):
-        row.problems.append(document)
-        return row, None
+        return [(ImportRow(line=number, fields={}, where=where, problems=[document]), [])]
     try:
         record = iiif.manifest_record(document, museum=museum, language=language)
     except iiif.IIIFError as exc:
-        row.problems.append(str(exc))
-        return row, None
-    row.where = record.manifest_id
-    row.fields = truncate_fields(record.fields)
-    return row, record
+        return [(ImportRow(line=number, fields={}, where=where, problems=[str(exc)]), [])]
+    if not record.objects:
+        problem = "no canvas paints an image MUSES can import (see the notes)"
+        row = ImportRow(number, {}, where=record.manifest_id, problems=[problem])
+        row.notes = record.notes
+        return [(row, [])]
+    rows = []
+    for obj in record.objects:
+        row = ImportRow(line=number, fields=truncate_fields(obj.fields), where=record.manifest_id)
+        row.iiif_manifest = record.manifest_id
+        row.iiif_canvases = [canvas.canvas_id for canvas in obj.canvases]
+        rows.append((row, obj.canvases))
+    rows[0][0].notes = record.notes
+    return rows
 
 
-def _submit(record: iiif.ManifestRecord, fetcher: Fetcher, pool, bar) -> list:
+def _stored_canvases(rows: list[tuple[ImportRow, list]]) -> set[str]:
+    manifest = rows[0][0].iiif_manifest
+    if not manifest:
+        return set()
+    stored = Image.objects.filter(iiif_manifest=manifest).values_list("iiif_canvas", flat=True)
+    return set(stored)
+
+
+def _submit(manifest_id: str, canvases, stored: set[str], fetcher: Fetcher, pool, bar) -> list:
     """Queue the downloads of the canvases not imported yet from this manifest."""
-    stored = set(
-        Image.objects.filter(iiif_manifest=record.manifest_id).values_list("iiif_canvas", flat=True)
-    )
     downloads = []
-    for canvas in record.canvases:
+    for canvas in canvases:
         if canvas.canvas_id in stored:
             continue
-        future = pool.submit(download, canvas, record.manifest_id, fetcher)
+        future = pool.submit(download, canvas, manifest_id, fetcher)
         future.add_done_callback(lambda _: bar.update(1))
         downloads.append((canvas, future))
     return downloads
@@ -207,7 +226,7 @@ def _finish(entry: _Pending) -> ImportRow:
     for canvas, future in entry.downloads:
         try:
             entry.row.images.append(future.result())
-        except (FetchError, ImageDecodeError) as exc:
+        except (FetchError, ImageDecodeError, iiif_image.SelectionError) as exc:
             entry.row.image_failures.append(f"canvas {canvas.canvas_id}: {exc}")
         except Exception as exc:  # one broken canvas must not stop the others
             entry.row.image_failures.append(f"canvas {canvas.canvas_id}: failed ({exc!r})")
@@ -215,33 +234,38 @@ def _finish(entry: _Pending) -> ImportRow:
 
 
 def download(canvas: iiif.CanvasImage, manifest_id: str, fetcher: Fetcher) -> FetchedImage:
-    """The canvas's image at a bounded size, decoded; FetchError or ImageDecodeError."""
+    """The canvas's image at a bounded size, its selection applied, decoded; FetchError,
+    ImageDecodeError or SelectionError."""
     for url in (canvas.service_id, canvas.url):
         if url:
             fetcher.allow(url)  # named by the manifest; raises for other schemes
     info = _image_info(canvas, fetcher) if canvas.service_id else None
-    url = iiif.image_request_url(canvas, info)
+    url = iiif_image.image_request_url(canvas, info)
     fetched = fetcher.get(url, max_bytes=settings.MUSES_MAX_UPLOAD_BYTES, accept="image/*")
     if fetched.content_type not in ("", GENERIC_TYPE) and not fetched.content_type.startswith(
         "image/"
     ):
         raise FetchError(f"{url}: wrong content type {fetched.content_type} (expected an image)")
-    decoded = decode_image(fetched.data, name=url)
+    data, decoded = fetched.data, decode_image(fetched.data, name=url)
+    if iiif_image.needs_local_selection(canvas, info):
+        data = iiif_image.encode_jpeg(iiif_image.select_locally(decoded.image, canvas, info))
+        decoded = decode_image(data, name=url)
     return FetchedImage(
-        data=fetched.data,
+        data=data,
         name=PurePosixPath(urlsplit(url).path).name or "iiif.jpg",
         decoded=decoded,
         iiif_manifest=manifest_id,
         iiif_canvas=canvas.canvas_id,
+        iiif_body=iiif_image.published_body(canvas, info),
     )
 
 
 def _image_info(canvas: iiif.CanvasImage, fetcher: Fetcher) -> dict | None:
-    """The service's info.json, for the image's size; None when it cannot be read (the
-    image is then asked at the bounded size). A server that does not answer at all fails
-    the canvas here rather than being waited on twice."""
+    """The service's info.json, for the image's size and features; None when it cannot
+    be read (the image is then asked at the bounded size). A server that does not answer
+    at all fails the canvas here rather than being waited on twice."""
     try:
-        raw = fetcher.get(iiif.info_url(canvas), max_bytes=MAX_INFO_BYTES, accept=JSON_ACCEPT)
+        raw = fetcher.get(iiif_image.info_url(canvas), max_bytes=MAX_INFO_BYTES, accept=JSON_ACCEPT)
     except FetchError as exc:
         if exc.transient:
             raise

@@ -64,6 +64,8 @@ class Command(BaseCommand):
                     f"{path}: the database failed at row {len(done)} ({exc}). Rows committed "
                     "before it are kept; re-running the import completes it without duplicates."
                 ) from None
+        for where, note in report.notes:
+            self.stdout.write(f"{_where(name, where)}: note: {note}")
         for where, reason in report.skipped:
             self.stderr.write(f"{_where(name, where)}: skipped: {reason}")
         for where, reason in report.image_failures:
