@@ -24,7 +24,7 @@ from curation.models import CurationJob, MapPoint
 from custom_tagging.models import CustomTag
 from muses.admin_site import AdminPage, admin_page_register
 from muses.collection.models import Image
-from muses.jobs.admin import JobAdmin
+from muses.jobs.admin import JobAdmin, job_followed
 from muses.jobs.models import JobState
 from muses.vision.models import ImageFeature
 from naive_classification import definitions
@@ -59,22 +59,13 @@ def _page(request, site, *, title: str, compute, fix_url: str, kind: str, **extr
         context["problem"] = str(exc.detail)
     else:
         if isinstance(report, CurationJob):
-            context.update(_job_context(report))
+            # Followed live: the report shows when it succeeds, else its error and a link.
+            context.update(job_followed(report))
         else:
             page, cards = _cards(request, report)
             context.update(report=report, page=page, cards=cards)
     context.update(extra, can_change=_can_change(request))
     return TemplateResponse(request, TEMPLATE, context)
-
-
-def _job_context(job: CurationJob) -> dict:
-    """The job computing the report: the page follows it (polling /status) and shows the
-    report when it succeeds, or the job's error and a link to it when it does not."""
-    return {
-        "job": job,
-        "status_url": reverse("status", args=[job.task_id]),
-        "job_url": reverse("admin:curation_curationjob_change", args=[job.pk]),
-    }
 
 
 def index_view(request, site):
@@ -175,11 +166,7 @@ def _layout_job_context() -> dict:
     job = CurationJob.objects.filter(kind=CurationJob.Kind.MAP_LAYOUT).order_by("-pk").first()
     if job is None or job.state in (JobState.SUCCESS, JobState.CANCELLED):
         return {}
-    return {
-        "layout_job": job,
-        "layout_status_url": reverse("status", args=[job.task_id]),
-        "layout_job_url": reverse("admin:curation_curationjob_change", args=[job.pk]),
-    }
+    return job_followed(job, prefix="layout_")
 
 
 def map_points_view(request, site):

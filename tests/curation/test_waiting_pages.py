@@ -1,6 +1,7 @@
 """Curation pages that wait on a job explain themselves: the map's empty state says what to
 do and offers the button; a layout or a label-issue report being computed is shown with its
-progress, followed live (the page polls /status), and a failed one with its error and a link."""
+progress, followed live (the page polls /status), and a failed one with its error and a link;
+the near-duplicate search too."""
 
 from unittest import mock
 
@@ -87,3 +88,14 @@ def test_the_status_url_the_page_polls_answers_the_signed_in_curator(admin_clien
     job = CurationJob.objects.get(kind="label_issues")
     status = admin_client.get(f"/status/{job.task_id}", HTTP_ACCEPT="application/json")
     assert status.status_code == 200 and status.json()["state"] == "queued"
+
+
+def test_a_running_near_duplicate_search_is_followed_live_on_its_page(admin_client, db):
+    from muses.vision.models import VisionJob
+
+    job = VisionJob.objects.create(state="running", progress=0.25)
+    html = admin_client.get(reverse("admin:vision_duplicates")).content.decode()
+    assert f'data-status-url="/status/{job.task_id}"' in html
+    assert 'data-state="running"' in html and "setInterval" in html
+    job_url = reverse("admin:vision_visionjob_change", args=[job.pk])
+    assert f'data-failed-url="{job_url}"' in html
