@@ -6,7 +6,17 @@ job logs one line as it ends (muses.jobs.services); MUSES_LOG_LEVEL=DEBUG shows 
 import logging
 
 PER_TASK = ("Enqueued [", "Processed '", "Pushed ")
-PER_TASK_INSIDE = (" processing ",)
+# Also per task in the queue's sync mode (each task runs a worker and a monitor in-process);
+# once per process in a cluster, where "Q Cluster ... starting" says the same.
+PER_TASK_INSIDE = (
+    " processing ",
+    " ready for work at ",
+    " stopped doing work",
+    " monitoring at ",
+    " stopped monitoring results",
+    " pushing tasks at ",
+    " stopped pushing tasks",
+)
 
 
 class PerTaskChatter(logging.Filter):

@@ -14,6 +14,10 @@ PER_TASK_LINES = [
     "Enqueued [muses] 17",
     "Process-1:1 processing features 3-3 'muses.vision.tasks.features_extract_task'",
     "Processed 'muses.vision.tasks.features_extract_task' (features 3-3)",
+    "MainProcess ready for work at 9534",  # the sync mode's worker and monitor, per task
+    "MainProcess stopped doing work",
+    "MainProcess monitoring at 9534",
+    "MainProcess stopped monitoring results",
 ]
 
 
