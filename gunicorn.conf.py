@@ -15,9 +15,13 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """Load the backbone and trace its batch shapes before the worker takes requests."""
+    """Import every view and load the backbone (tracing its batch shapes) before the worker
+    takes requests, so that its first page answers at once."""
     if os.getenv("MUSES_WARM_UP", "1") != "1":
         return
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports the URLconf and every view it names)
     from muses.vision.backbones import BackboneUnavailable, get_backbone
     from muses.vision.batching import batcher_warm_up
 

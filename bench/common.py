@@ -116,3 +116,15 @@ def django_setup(settings_module: str = "muses.settings") -> None:
     import django
 
     django.setup()
+
+
+def checkout_at(ref: str) -> Path:
+    """The project's files at git ref `ref`, unpacked into a temporary folder that shares this
+    checkout's .venv: the "before" side of a before/after run."""
+    folder = Path(tempfile.mkdtemp(prefix="muses-bench-before-"))
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    (folder / ".venv").symlink_to((ROOT / ".venv").resolve())
+    return folder

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -23,8 +24,9 @@ from curation.models import CurationJob, MapPoint
 from custom_tagging.models import CustomTag
 from muses.admin_site import AdminPage, admin_page_register
 from muses.collection.models import Image
-from muses.jobs.admin import JobAdmin
+from muses.jobs.admin import JobAdmin, job_followed
 from muses.jobs.models import JobState
+from muses.vision.models import ImageFeature
 from naive_classification import definitions
 
 PER_PAGE = 48
@@ -57,10 +59,8 @@ def _page(request, site, *, title: str, compute, fix_url: str, kind: str, **extr
         context["problem"] = str(exc.detail)
     else:
         if isinstance(report, CurationJob):
-            context["problem"] = (
-                f"The report of the current labels is being computed in the background "
-                f"(task {report.task_id}, /status/{report.task_id}); reload in a while."
-            )
+            # Followed live: the report shows when it succeeds, else its error and a link.
+            context.update(job_followed(report))
         else:
             page, cards = _cards(request, report)
             context.update(report=report, page=page, cards=cards)
@@ -139,16 +139,34 @@ def tag_fix_view(request, site, tag_pk: int):
 
 
 def map_view(request, site):
+    points = MapPoint.objects.count()
     context = {
         **site.each_context(request),
         "title": "Map of the collection",
         "tags": CustomTag.objects.filter(versions__is_active=True).order_by("name"),
         "all_tags": CustomTag.objects.order_by("name"),
         "classes": definitions.class_names(),
-        "points": MapPoint.objects.count(),
+        "points": points,
         "can_change": _can_change(request),
+        **_layout_job_context(),
     }
+    if not points:  # the empty state says how far feature extraction has come
+        context.update(
+            images=Image.objects.count(),
+            with_features=ImageFeature.objects.filter(backbone=settings.MUSES_BACKBONE)
+            .values("image_id")
+            .distinct()
+            .count(),
+        )
     return TemplateResponse(request, "admin/curation/map.html", context)
+
+
+def _layout_job_context() -> dict:
+    """The latest layout, followed live while it runs; shown with its error if it failed."""
+    job = CurationJob.objects.filter(kind=CurationJob.Kind.MAP_LAYOUT).order_by("-pk").first()
+    if job is None or job.state in (JobState.SUCCESS, JobState.CANCELLED):
+        return {}
+    return job_followed(job, prefix="layout_")
 
 
 def map_points_view(request, site):
@@ -186,8 +204,8 @@ def _say_layout_state(request, job: CurationJob) -> None:
     else:
         messages.success(
             request,
-            f"The map is being laid out in the background (task {job.task_id}, "
-            f"/status/{job.task_id}); reload in a while.",
+            f"The map is being laid out in the background (task {job.task_id}); this page "
+            f"shows it when it is done.",
         )
 
 

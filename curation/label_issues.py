@@ -15,13 +15,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from cleanlab.filter import find_label_issues
-from cleanlab.rank import get_label_quality_scores
-from sklearn import config_context
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from custom_tagging import learning
+
+# cleanlab and scikit-learn (pandas, SciPy: seconds of imports) are imported in the functions
+# that compute a report, so the commands and pages that only read reports start at once.
 
 FOLDS = learning.CV_FOLDS
 # The tag heads' regularisation: the same strength suits the naive classes' heads.
@@ -57,6 +55,9 @@ class IssueRanking:
 def rank_issues(labels: np.ndarray, pred_probs: np.ndarray) -> IssueRanking:
     """Confident learning on out-of-fold probabilities ``pred_probs`` (n, k) of labels 0..k-1
     (every class present)."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
     labels = np.asarray(labels, dtype=np.int64)
     pred_probs = np.asarray(pred_probs, dtype=np.float64)
     # n_jobs=1: cleanlab would otherwise fork worker processes inside a web request.
@@ -103,6 +104,8 @@ def multiclass_probabilities(
     _check_classes(labels, folds)
     classes = int(labels.max()) + 1
     probabilities = np.zeros((len(labels), classes), dtype=np.float64)
+    from sklearn.model_selection import StratifiedKFold
+
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (train, test) in enumerate(splitter.split(X, labels)):
         probabilities[test] = _fold_probabilities(X[train], labels[train], X[test])
@@ -122,6 +125,9 @@ def _check_classes(labels: np.ndarray, folds: int) -> None:
 
 
 def _fold_probabilities(X_train, y_train, X_test) -> np.ndarray:
+    from sklearn import config_context
+    from sklearn.linear_model import LogisticRegression
+
     mean = X_train.mean(axis=0)
     scale = X_train.std(axis=0)
     scale[scale < 1e-6] = 1.0  # dead ReLUs keep a zero weight instead of dividing by 0

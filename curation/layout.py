@@ -8,7 +8,6 @@ together, time); the shipped default is the one that measured better.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 PCA_DIMENSIONS = 50
 # t-SNE (scikit-learn, Barnes-Hut) measured better than UMAP here: see BENCHMARKS.md.
@@ -23,6 +22,8 @@ def reduced(features: np.ndarray) -> np.ndarray:
     centred = features - features.mean(axis=0)
     norms = np.linalg.norm(centred, axis=1, keepdims=True)
     unit = centred / np.where(norms > 0, norms, 1.0)
+    from sklearn.decomposition import PCA
+
     dimensions = min(PCA_DIMENSIONS, unit.shape[0] - 1, unit.shape[1])
     return PCA(dimensions, random_state=SEED).fit_transform(unit).astype(np.float32)
 

@@ -10,11 +10,9 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn import config_context
-from sklearn.exceptions import NotFittedError
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+
+# scikit-learn and SciPy (3 s of imports) are imported where a model is fitted or measured:
+# scoring, the admin and the management commands import this module and use neither.
 
 # Inverse L2 strength on standardised features; small data (20+20 examples of 1280
 # features) needs strong regularisation, and large data barely notices it.
@@ -61,6 +59,8 @@ class TagClassifier:
         _check_two_classes(y)
         if not np.isfinite(X).all():
             raise ValueError("The features contain NaN or infinite values.")
+        from sklearn import config_context
+
         # Checked once here rather than by each of the six scikit-learn fits.
         with config_context(assume_finite=True):
             return self._fit(X, y, progress or (lambda fraction: None))
@@ -92,6 +92,8 @@ class TagClassifier:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self, "coef_"):
+            from sklearn.exceptions import NotFittedError
+
             raise NotFittedError("This TagClassifier is not fitted yet: call fit(X, y) first.")
         return sigmoid(np.asarray(X, dtype=np.float32) @ self.coef_ + self.intercept_)
 
@@ -111,6 +113,8 @@ def out_of_fold_scores(
     if folds < MIN_PER_CLASS_FOR_CV:
         raise ValueError(f"Cross-validation needs {MIN_PER_CLASS_FOR_CV} examples of each label.")
     mean, scale = _standardisation(X)
+    from sklearn import config_context
+
     with config_context(assume_finite=True):
         return _out_of_fold_scores((X - mean) / scale, y, folds, progress or (lambda f: None))
 
@@ -137,6 +141,8 @@ def _out_of_fold_scores(X: np.ndarray, y: np.ndarray, folds: int, report: Progre
 
 
 def _splits(X: np.ndarray, y: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedKFold
+
     return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(X, y))
 
 
@@ -155,6 +161,8 @@ def _joint_fit(X: np.ndarray, y: np.ndarray, splits, report: Progress):
     the stacked parameters, so every pass over X serves all k models (X @ W with W of k
     columns) instead of k separate passes. Cold-started: a fold model started from the
     full fit would carry its held-out examples into their own scores."""
+    from scipy.optimize import minimize
+
     weights = _fold_sample_weights(y, splits)
     objective = _JointLogisticLoss(X, y, weights)
     iterations = [0]
@@ -221,6 +229,8 @@ def choose_threshold(
     """The threshold maximising F1 of the out-of-fold scores, or reaching the target
     precision with the best recall; placed halfway to the next lower score so it does not
     sit on one example. Returns (threshold, metrics at that threshold)."""
+    from sklearn.metrics import precision_recall_curve
+
     precision, recall, thresholds = precision_recall_curve(y, scores)
     precision, recall = precision[:-1], recall[:-1]
     total = precision + recall
@@ -247,6 +257,8 @@ def _halfway_below(scores: np.ndarray, chosen: float) -> float:
 
 
 def _metrics_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     predicted = quantize(scores) >= quantize(np.array([threshold]))[0]
     positive = y == 1
     tp = int(np.sum(predicted & positive))

@@ -268,9 +268,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MUSES_HSTS_SUBDOMAINS", SECURE_HSTS_S
 SECURE_HSTS_PRELOAD = env_bool("MUSES_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+MUSES_LOG_LEVEL = env_str("MUSES_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "queue_per_task": {
+            "()": "muses.queue_logging.PerTaskChatter",
+            "verbose": MUSES_LOG_LEVEL.upper() == "DEBUG",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("MUSES_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": MUSES_LOG_LEVEL},
+    # One line per job, not three per queued task (muses/queue_logging.py).
+    "loggers": {"django-q": {"filters": ["queue_per_task"]}},
 }

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from muses.media_views import MediaFileView
 from muses.schema import SchemaView
-from muses.views import home
+from muses.views import favicon, home
 
 
 def not_found(request, exception=None):
@@ -21,6 +21,7 @@ handler404 = not_found
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,6 +1,10 @@
-"""The landing page at "/": what MUSES is, where to go, and how the library stands."""
+"""The landing page at "/": what MUSES is, where to go, and how the library stands; and the
+site's icon."""
+
+from pathlib import Path
 
 from django.conf import settings
+from django.http import FileResponse
 from django.shortcuts import render
 
 from custom_tagging.models import CustomTag
@@ -27,3 +31,14 @@ def home(request):
         "jobs_in_process": bool(settings.Q_CLUSTER.get("sync")),
     }
     return render(request, "home.html", context)
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "muses" / "favicon.ico"
+FAVICON_MAX_AGE_S = 86400
+
+
+def favicon(request):
+    """Browsers ask every site for /favicon.ico, whatever its pages link."""
+    response = FileResponse(FAVICON.open("rb"), content_type="image/x-icon")
+    response["Cache-Control"] = f"public, max-age={FAVICON_MAX_AGE_S}"
+    return response

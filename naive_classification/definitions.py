@@ -147,6 +147,9 @@ VGG_FINE_TUNE_LAYERS = 4
 EFFICIENTNET_LITE0_FINE_TUNE_LAYERS = 20
 HEAD_UNITS = 256
 HEAD_DROPOUT = 0.5
+# Label smoothing of the training loss (losses.py), chosen on the validation split of the
+# Egyptian CC0 dataset (BENCHMARKS.md).
+LABEL_SMOOTHING = 0.1
 
 
 class DefinitionsError(ValueError):

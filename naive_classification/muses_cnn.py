@@ -37,14 +37,13 @@ from naive_classification.data import (
     read_splits,
     sample_weights,
 )
-from naive_classification.definitions import square_target_size
+from naive_classification.definitions import LABEL_SMOOTHING, square_target_size
 from naive_classification.features import (
     DEFAULT_VIEWS,
     extract_views,
     feature_function,
     view_stream,
 )
-from naive_classification.losses import LABEL_SMOOTHING, SmoothedSparseCrossentropy
 from naive_classification.persistence import (
     check_classes,
     configured_model_value,
@@ -241,6 +240,8 @@ class MusesClassifier:
 
     def _compile(self) -> None:
         import keras
+
+        from naive_classification.losses import SmoothedSparseCrossentropy
 
         for model in (self.model, self._head_trainer):
             model.compile(

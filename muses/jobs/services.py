@@ -92,6 +92,8 @@ def job_run(*, model: type[Job], pk: int, work: Callable[[Job], None]) -> Job | 
         logger.warning("%s job %s failed: %s", model.__name__, job.task_id, exc)
         job_fail(model=model, pk=pk, message=error_message(exc))
     job.refresh_from_db()
+    if job.state != JobState.ERROR:  # a failure was logged above, with its message
+        logger.info("%s job %s %s", job.kind, job.task_id, job.state)
     return job
 
 

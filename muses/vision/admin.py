@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from muses.admin_site import AdminPage, admin_page_register
-from muses.jobs.admin import JobAdmin
+from muses.jobs.admin import JobAdmin, job_followed
 from muses.jobs.models import JobState
 from muses.vision.jobs import duplicates_find_enqueue
 from muses.vision.models import DuplicateGroup, DuplicateMember, ImageFeature, VisionJob
@@ -115,8 +115,17 @@ def duplicates_view(request, site):
             DuplicateGroup.objects.values_list("state").annotate(n=Count("id")).order_by()
         ),
         "can_change": _can_change(request),
+        **_search_job_context(),
     }
     return TemplateResponse(request, "admin/vision/duplicates.html", context)
+
+
+def _search_job_context() -> dict:
+    """The latest near-duplicate search, followed live while it runs; shown if it failed."""
+    job = VisionJob.objects.order_by("-pk").first()
+    if job is None or job.state in (JobState.SUCCESS, JobState.CANCELLED):
+        return {}
+    return job_followed(job, prefix="search_")
 
 
 def duplicate_decide_view(request, site, group_pk: int):
@@ -163,8 +172,8 @@ def _say_search_state(request, job: VisionJob) -> None:
     else:
         messages.success(
             request,
-            f"Looking for near-duplicates in the background (task {job.task_id}, "
-            f"/status/{job.task_id}); reload to see them.",
+            f"Looking for near-duplicates in the background (task {job.task_id}); this page "
+            f"shows the groups it finds when it is done.",
         )
 
 
