@@ -191,6 +191,14 @@ MUTANTS = [
         "if False:",
         DECODE_TESTS,
     ),
+    # --- similar-image search -----------------------------------------------------------
+    Mutant(
+        "similar search probes the farthest cells",
+        "muses/vision/index_cells.py",
+        "order = np.argsort(np.square(self.centroids - point).sum(axis=1))",
+        "order = np.argsort(-np.square(self.centroids - point).sum(axis=1))",
+        ("tests/vision/test_similar_cells.py",),
+    ),
 ]
 
 
