@@ -75,8 +75,9 @@ def test_a_query_among_small_cells_scans_further_cells_until_it_has_seen_enough_
 def test_sampled_recall_measures_the_cells_against_an_exact_pass(tmp_path):
     rng = np.random.default_rng(0)
     handle = grouped_index(tmp_path, rng.random((1_500, DIM)))  # no structure: cells miss
-    few, every = sampled_recall(handle, probe=1, sample=40), sampled_recall(
-        handle, probe=handle.cells.cells, sample=40
+    few, every = (
+        sampled_recall(handle, probe=1, sample=40),
+        sampled_recall(handle, probe=handle.cells.cells, sample=40),
     )
     assert few.queries == every.queries == 40
     assert every.mean == 1.0 and every.worst == 1.0
