@@ -119,20 +119,26 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms > 0, norms, 1)
 
 
-def exact_top(generator, rows: int, queries: np.ndarray, k: int = 100) -> np.ndarray:
-    """Row numbers of each query's k nearest by cosine over the float32 rows."""
-    q = unit(queries)
-    best_ids = np.zeros((len(q), 0), np.int64)
-    best_sims = np.zeros((len(q), 0), np.float32)
-    for start, block in chunks(generator, rows):
-        sims = q @ unit(block).T
+class ExactTop:
+    """Each query's k nearest row numbers by cosine over the float32 rows, fed block by
+    block (the rows are generated once, for the truth and the index alike)."""
+
+    def __init__(self, queries: np.ndarray, k: int = 100):
+        self.units, self.k = unit(queries), k
+        self.ids = np.zeros((len(queries), 0), np.int64)
+        self.sims = np.zeros((len(queries), 0), np.float32)
+
+    def add(self, start: int, block: np.ndarray) -> None:
+        sims = self.units @ unit(block).T
         ids = np.broadcast_to(np.arange(start, start + len(block)), sims.shape)
-        sims, ids = np.hstack([best_sims, sims]), np.hstack([best_ids, ids])
-        keep = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        best_sims = np.take_along_axis(sims, keep, 1)
-        best_ids = np.take_along_axis(ids, keep, 1)
-    order = np.argsort(-best_sims, axis=1, kind="stable")
-    return np.take_along_axis(best_ids, order, 1)
+        sims, ids = np.hstack([self.sims, sims]), np.hstack([self.ids, ids])
+        keep = np.argpartition(-sims, self.k - 1, axis=1)[:, : self.k]
+        self.sims = np.take_along_axis(sims, keep, 1)
+        self.ids = np.take_along_axis(ids, keep, 1)
+
+    def top(self) -> np.ndarray:
+        order = np.argsort(-self.sims, axis=1, kind="stable")
+        return np.take_along_axis(self.ids, order, 1)
 
 
 # --- methods -------------------------------------------------------------------------------
@@ -173,13 +179,16 @@ def measure(name: str, setting: str, search, queries, truth, build_s: float) -> 
     return result
 
 
-def our_index(work: Path, name: str, generator, rows: int, *, normalise: bool):
-    """The product's index file of the rows, grouped into cells; (handle, build seconds)."""
+def our_index(work: Path, name: str, generator, rows: int, *, normalise: bool, truth=None):
+    """The product's index file of the rows, grouped into cells (the truth fed the same
+    rows on the way when given); (handle, build seconds of the cells)."""
     from muses.vision import index_file
     from muses.vision.index_file import FeatureIndexFile
 
     def batches():
         for start, block in chunks(generator, rows):
+            if truth is not None:
+                truth.add(start, block)
             numbers = np.arange(start, start + len(block), dtype=np.int64) + 1
             yield numbers, numbers, block
 
@@ -195,15 +204,21 @@ def our_index(work: Path, name: str, generator, rows: int, *, normalise: bool):
     return FeatureIndexFile(work, name), time.perf_counter() - start
 
 
-def run_ours(work, generator, rows, queries, truth, probes, before: bool) -> list[dict]:
+def run_ours(work, generator, rows, queries, exact: ExactTop, probes, before: bool):
     from muses.vision.index import file_nearest
 
-    results = []
+    results, truth = [], None
     variants = [("cells of unit vectors", True)] + ([("cells of raw vectors", False)] * before)
     for label, normalise in variants:
         handle, build_s = our_index(
-            work, f"bench.{int(normalise)}", generator, rows, normalise=normalise
+            work,
+            f"bench.{int(normalise)}",
+            generator,
+            rows,
+            normalise=normalise,
+            truth=exact if truth is None else None,
         )
+        truth = exact.top()
         for _ in handle.chunks(50_000):  # pages in the cache, as a serving machine has them
             pass
         for probe in probes:
@@ -215,7 +230,7 @@ def run_ours(work, generator, rows, queries, truth, probes, before: bool) -> lis
                 measure(f"IVF ({label})", f"probe {probe}", search, queries, truth, build_s)
             )
         handle.close()
-    return results
+    return results, truth
 
 
 def run_faiss(matrix, queries, truth, probes) -> list[dict]:
@@ -295,14 +310,9 @@ def main():
     else:
         generator, asked = Synthetic(args.seed), Synthetic(args.seed + 1)
     queries = asked.rows(0, args.queries)
-    start = time.perf_counter()
-    truth = exact_top(generator, args.rows, queries)
-    print(
-        f"{args.generator} rows {args.rows:,}, seed {args.seed}, {args.queries} queries "
-        f"(exact top-100 in {time.perf_counter() - start:.0f} s)",
-        flush=True,
-    )
-    run_ours(work, generator, args.rows, queries, truth, args.probes, args.before)
+    print(f"{args.generator} rows {args.rows:,}, seed {args.seed}, {args.queries} queries")
+    exact = ExactTop(queries)
+    _, truth = run_ours(work, generator, args.rows, queries, exact, args.probes, args.before)
     if args.libraries:
         matrix = unit(np.concatenate([block for _, block in chunks(generator, args.rows)]))
         run_faiss(matrix, queries, truth, args.probes)

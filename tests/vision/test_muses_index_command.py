@@ -91,7 +91,8 @@ def test_check_reports_the_recall_of_similar_search_on_the_librarys_own_rows(sto
     settings.MUSES_INDEX_CELLS_MIN_ROWS = 1  # cells even for four rows
     run("rebuild")
     output = run("check", "--recall-sample", "3")
-    assert "similar images: recall@10 1.000 at MUSES_SIMILAR_PROBE=8 on 3 of" in output
+    probe = settings.MUSES_SIMILAR_PROBE
+    assert f"similar images: recall@10 1.000 at MUSES_SIMILAR_PROBE={probe} on 3 of" in output
 
 
 def test_check_says_similar_search_is_exact_while_the_index_has_no_cells(stored):
