@@ -82,3 +82,19 @@ def test_sampled_recall_measures_the_cells_against_an_exact_pass(tmp_path):
     assert few.queries == every.queries == 40
     assert every.mean == 1.0 and every.worst == 1.0
     assert few.mean < 0.9 and few.worst < few.mean
+
+
+def test_cells_written_before_they_were_normalised_are_still_searched_as_they_were_made(
+    tmp_path,
+):
+    rows, directions = groups(30, 20)
+    grouped_index(tmp_path, rows)
+    path = next(tmp_path.glob("*.cells.npz"))
+    with np.load(path) as data:
+        old = {key: data[key] for key in data.files if key != "normalised"}
+    np.savez(path, **old)  # as an older MUSES wrote it
+    model = CellModel.load(path)
+    assert model.normalised is False
+    point = (directions[3] * 7).astype(np.float32)
+    raw = (point - model.mean) @ model.projection
+    np.testing.assert_allclose(model.project(point[None])[0], raw, rtol=1e-4, atol=1e-4)
