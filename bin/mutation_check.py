@@ -246,6 +246,14 @@ MUTANTS = [
         "scale_x, scale_y = (1.0, 1.0)",
         ("tests/collection/test_muses_import_iiif_recipes.py",),
     ),
+    # --- similar-image search -----------------------------------------------------------
+    Mutant(
+        "similar search probes the farthest cells",
+        "muses/vision/index_cells.py",
+        "order = np.argsort(np.square(self.centroids - point).sum(axis=1))",
+        "order = np.argsort(-np.square(self.centroids - point).sum(axis=1))",
+        ("tests/vision/test_similar_cells.py",),
+    ),
 ]
 
 

@@ -175,7 +175,7 @@ MUSES_SUGGEST_MAX_ROWS = env_int("MUSES_SUGGEST_MAX_ROWS", 20_000)
 # An index of at least this many rows is grouped into coarse cells for similar-image search
 # (exact ranking of the probed cells' rows), smaller ones are searched exhaustively.
 MUSES_INDEX_CELLS_MIN_ROWS = env_int("MUSES_INDEX_CELLS_MIN_ROWS", 50_000)
-MUSES_SIMILAR_PROBE = env_int("MUSES_SIMILAR_PROBE", 8)
+MUSES_SIMILAR_PROBE = env_int("MUSES_SIMILAR_PROBE", 16)
 
 # The naive classes and their words (a module like naive_classification/definitions.py).
 MUSES_NAIVE_DEFINITIONS = env_str("MUSES_NAIVE_DEFINITIONS", "naive_classification.definitions")

@@ -341,24 +341,8 @@ class FeatureIndex:
         handle = self.file()
         if handle is None or handle.count == 0:
             return []
-        query = np.asarray(query, np.float32)
-        if handle.cells is None or exhaustive:
-            parts = handle.chunks(SEARCH_CHUNK)
-        else:
-            parts = _probed_parts(handle, query, settings.MUSES_SIMILAR_PROBE)
-        best_pks, best_sims = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
-        query_norm = float(np.linalg.norm(query)) or 1.0
-        for rows, vectors in ((rows, vectors) for *_, rows, vectors in parts):
-            norms = np.where(rows["norm"] > 0, rows["norm"], 1.0) * query_norm
-            sims = (vectors @ query) / norms
-            sims[rows["dead"] != 0] = -np.inf
-            top = _top(sims, k)
-            best_pks.append(rows["image"][top])
-            best_sims.append(sims[top])
-        pks, sims = np.concatenate(best_pks), np.concatenate(best_sims)
-        order = _top(sims, k)
-        order = order[np.isfinite(sims[order])]
-        return [(int(pks[i]), float(sims[i])) for i in order]
+        probe = None if exhaustive else settings.MUSES_SIMILAR_PROBE
+        return file_nearest(handle, query, k, probe=probe)
 
     def sync(self, progress=None) -> tuple[int, int]:
         """Make the index hold exactly the database's rows: append those it lacks,
@@ -383,6 +367,32 @@ class FeatureIndex:
     def live_count(self) -> int:
         handle = self.file()
         return 0 if handle is None else handle.count - handle.dead_count()
+
+
+def file_nearest(
+    handle: FeatureIndexFile, query: np.ndarray, k: int, *, probe: int | None
+) -> list[tuple[int, float]]:
+    """(image pk, cosine similarity) of the k live rows of an open index file most similar
+    to query, best first: exact over the rows of the probed cells (index_cells) when the
+    file has cells and probe is given, else over every row."""
+    query = np.asarray(query, np.float32)
+    if handle.cells is None or probe is None:
+        parts = handle.chunks(SEARCH_CHUNK)
+    else:
+        parts = _probed_parts(handle, query, probe)
+    best_pks, best_sims = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    query_norm = float(np.linalg.norm(query)) or 1.0
+    for rows, vectors in ((rows, vectors) for *_, rows, vectors in parts):
+        norms = np.where(rows["norm"] > 0, rows["norm"], 1.0) * query_norm
+        sims = (vectors @ query) / norms
+        sims[rows["dead"] != 0] = -np.inf
+        top = _top(sims, k)
+        best_pks.append(rows["image"][top])
+        best_sims.append(sims[top])
+    pks, sims = np.concatenate(best_pks), np.concatenate(best_sims)
+    order = _top(sims, k)
+    order = order[np.isfinite(sims[order])]
+    return [(int(pks[i]), float(sims[i])) for i in order]
 
 
 def _probed_parts(handle: FeatureIndexFile, query: np.ndarray, probe: int):

@@ -85,3 +85,15 @@ def test_compact_drops_the_rows_of_deleted_images(stored):
 def test_an_unknown_backbone_is_refused():
     with pytest.raises(CommandError, match="Unknown backbone 'resnet'"):
         call_command("muses_index", "check", "--backbone", "resnet")
+
+
+def test_check_reports_the_recall_of_similar_search_on_the_librarys_own_rows(stored, settings):
+    settings.MUSES_INDEX_CELLS_MIN_ROWS = 1  # cells even for four rows
+    run("rebuild")
+    output = run("check", "--recall-sample", "3")
+    probe = settings.MUSES_SIMILAR_PROBE
+    assert f"similar images: recall@10 1.000 at MUSES_SIMILAR_PROBE={probe} on 3 of" in output
+
+
+def test_check_says_similar_search_is_exact_while_the_index_has_no_cells(stored):
+    assert "similar images: exact search (the index has no cells)" in run("check")

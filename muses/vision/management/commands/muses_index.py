@@ -11,6 +11,7 @@ from muses.vision.index import (
     space_features,
 )
 from muses.vision.index_file import IndexCorrupt, IndexMissing
+from muses.vision.index_recall import index_recall
 
 ACTIONS = ("rebuild", "check", "compact")
 
@@ -29,6 +30,13 @@ class Command(BaseCommand):
             "--backbone",
             default=None,
             help=f"One of {', '.join(backbone_names())} (default MUSES_BACKBONE).",
+        )
+        parser.add_argument(
+            "--recall-sample",
+            type=int,
+            default=100,
+            help="check: rows of the library asked as similar-image queries to measure the "
+            "recall of MUSES_SIMILAR_PROBE against exact search (0: skip).",
         )
 
     def handle(self, *args, **options):
@@ -51,6 +59,9 @@ class Command(BaseCommand):
                 return
             report = index_check(backbone=backbone, progress=bar.update)
         self._report(report)
+        if options["recall_sample"] > 0:
+            self._recall(backbone, options["recall_sample"])
+        self.stdout.write("index and database agree")
 
     def _compact(self, backbone: str) -> None:
         try:
@@ -83,4 +94,15 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
         if not report.ok:
             raise CommandError("The index and the database disagree: run muses_index rebuild.")
-        self.stdout.write("index and database agree")
+
+    def _recall(self, backbone: str, sample: int) -> None:
+        recall = index_recall(backbone=backbone, sample=sample)
+        if recall is None:
+            self.stdout.write("similar images: exact search (the index has no cells)")
+            return
+        self.stdout.write(
+            f"similar images: recall@10 {recall.mean:.3f} at MUSES_SIMILAR_PROBE="
+            f"{settings.MUSES_SIMILAR_PROBE} on {recall.queries} of the library's own rows "
+            f"(exact search as truth; worst query {recall.worst:.1f}, "
+            f"{recall.below_half} below 0.5)"
+        )
