@@ -296,7 +296,7 @@ class MusesClassifier:
         from naive_classification.callbacks import EpochProgress
 
         train = splits["train"]
-        views = self._cached("train", views=self.views)
+        views = self._training_views()
         stream = view_stream(
             views,
             train.labels,
@@ -377,6 +377,14 @@ class MusesClassifier:
             )
         return self._cache[key]
 
+    def _training_views(self) -> np.ndarray:
+        """The transfer phase's views of the training images: with the "mirror" augmentation
+        the image and its mirror image (the features flip-averaged predictions use too),
+        otherwise the plain image and ``views - 1`` random augmentations."""
+        if self.augmentation == "mirror":
+            return self._cached("train", views=2, augmenter=mirror)
+        return self._cached("train", views=self.views)
+
     def _cached_eval(self, split: str) -> np.ndarray:
         """(1, N, D) plain base features of a split, or (2, N, D) plain and mirrored ones
         when predictions average the image and its mirror image."""
@@ -447,7 +455,7 @@ class MusesClassifier:
         back by ``load_model``: predictions prepare images as training did)."""
         return {
             "augmentation": self.augmentation,
-            "cached_views": self.views,
+            "cached_views": 2 if self.augmentation == "mirror" else self.views,
             "repaint_letterbox": self.repaint_letterbox,
             "label_smoothing": self.label_smoothing,
             "test_time_flip": self.test_time_flip,

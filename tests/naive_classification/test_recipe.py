@@ -90,3 +90,29 @@ def test_a_saved_model_describes_its_recipe_and_predicts_as_it_was_trained(tiny_
     np.testing.assert_allclose(
         loaded.predict_new(str(image)), loaded.predict_pixels(repainted)[0], atol=1e-6
     )
+
+
+def test_by_default_the_transfer_phase_trains_on_each_image_and_its_mirror_image(tiny_dataset):
+    c = MusesClassifier((TINY, TINY), "vgg", None, dataset_dir=tiny_dataset, progress=False)
+    c.load_data().create_model()
+    views = c._training_views()
+    train = c.splits["train"]
+    pixels = np.stack([load_pixels(p, TINY) for p in train.paths]).astype(np.float32)
+    np.testing.assert_allclose(views[0], c._features_of(pixels), rtol=1e-4, atol=1e-4)
+    mirrored = np.ascontiguousarray(pixels[:, :, ::-1, :])
+    np.testing.assert_allclose(views[1], c._features_of(mirrored), rtol=1e-4, atol=1e-4)
+    assert views.shape[0] == 2 and c.recipe()["augmentation"] == "mirror"
+
+
+def test_the_random_augmentations_train_on_as_many_views_as_asked(tiny_dataset):
+    c = MusesClassifier(
+        (TINY, TINY),
+        "vgg",
+        None,
+        dataset_dir=tiny_dataset,
+        progress=False,
+        views=3,
+        augmentation="geometric",
+    )
+    c.load_data().create_model()
+    assert c._training_views().shape[0] == 3 and c.recipe()["cached_views"] == 3
