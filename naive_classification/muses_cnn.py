@@ -30,6 +30,7 @@ from exporters.dataset import manifest_digest
 from naive_classification import definitions
 from naive_classification.data import (
     AUGMENTATION,
+    AUGMENTATIONS,
     SplitData,
     balanced_class_weights,
     build_augmenter,
@@ -485,7 +486,8 @@ class MusesClassifier:
         self.history_ = list(metadata.get("history", []))
         recipe = metadata.get("recipe", {})  # models saved before it had none
         self.repaint_letterbox = bool(recipe.get("repaint_letterbox", False))
-        self.augmentation = recipe.get("augmentation", self.augmentation)
+        if recipe.get("augmentation") in AUGMENTATIONS:  # what fine-tuning it further uses
+            self.augmentation, self._augmenter = recipe["augmentation"], None
         self.model_path_ = path
         self._after_new_model()
         self.unfreeze_layers(int(metadata.get("unfrozen_layers", 0)))
