@@ -4,7 +4,7 @@
     .venv/bin/python bench/naive_quality.py [--var-dir /tmp/naive-quality] [--transfer 30]
         [--fine-tuning 6] [--layers 20] [--size 224] [--model-type efficientnet_lite0]
         [--views 4] [--label-smoothing 0.1] [--unweighted] [--no-test-time-flip]
-        [--drop FLAGGED.txt] [--hold-out-museum NAME]
+        [--drop FLAGGED.txt] [--hold-out-museum NAME] [--augmentation geometric]
 
 The defaults are the product's recipe (what ``muses_train_model`` does) and reproduce the
 figure in BENCHMARKS.md. Settings are chosen by the validation accuracy printed after each
@@ -39,7 +39,12 @@ def parse_args():
     parser.add_argument("--fine-tuning", type=int, default=6, help="Fine-tuning epochs.")
     parser.add_argument("--layers", type=int, default=None, help="Base layers to unfreeze.")
     parser.add_argument("--lr", type=float, default=5e-5, help="Fine-tuning learning rate.")
-    parser.add_argument("--views", type=int, default=4, help="Cached views per image.")
+    parser.add_argument(
+        "--views", type=int, default=4, help="Cached views per image (random augmentations)."
+    )
+    parser.add_argument(
+        "--augmentation", default=None, help="mirror (the product's), geometric, photographic."
+    )
     parser.add_argument(
         "--label-smoothing", type=float, default=None, help="Default: the product's (0.1)."
     )
@@ -74,6 +79,8 @@ def options(args) -> dict:
         chosen["label_smoothing"] = args.label_smoothing
     if args.no_test_time_flip:
         chosen["test_time_flip"] = False
+    if args.augmentation:
+        chosen["augmentation"] = args.augmentation
     return chosen
 
 

@@ -60,9 +60,11 @@ def extract_views(
     batch_size: int = 32,
     progress: bool = True,
     desc: str = "Base features",
+    trim: bool = False,
 ) -> np.ndarray:
     """(views, N, D) float32: view 0 is the plain image, the others augmented; images are
-    decoded once for all their views. ``data`` must not be empty."""
+    decoded once for all their views (letterbox repainted with ``trim``). ``data`` must not
+    be empty."""
     if not len(data):
         raise ValueError("no images to extract features from")
     if views > 1 and augmenter is None:
@@ -72,7 +74,7 @@ def extract_views(
     # Augmentation is TensorFlow's; the base runs on the inference engine.
     augment = tf.function(lambda x: augmenter(x, training=True), reduce_retracing=True)
     chunks: list[list[np.ndarray]] = [[] for _ in range(views)]
-    stream = image_stream(data, size, batch_size)
+    stream = image_stream(data, size, batch_size, trim=trim)
     with tqdm(total=len(data) * views, desc=desc, unit="view", disable=not progress) as bar:
         for pixels, _labels in stream:
             for view in range(views):

@@ -29,9 +29,12 @@ from django.conf import settings
 from exporters.dataset import manifest_digest
 from naive_classification import definitions
 from naive_classification.data import (
+    AUGMENTATION,
+    AUGMENTATIONS,
     SplitData,
     balanced_class_weights,
     build_augmenter,
+    check_augmentation,
     image_stream,
     pixel_batches,
     read_splits,
@@ -72,6 +75,9 @@ BATCH_SIZE = 32
 # flip. Evaluation, predict_new, the helpers and muses_classify all do it.
 TEST_TIME_FLIP = True
 DEFAULT_SIZE = (128, 128)  # the seed's size
+# Black letterbox bars repainted in each picture's own background colour before training and
+# predicting: the shared collection was padded to squares, a museum's own photographs are not.
+REPAINT_LETTERBOX = False
 TRANSFER, FINE_TUNING = "transfer", "fine-tuning"
 
 
@@ -111,6 +117,8 @@ class MusesClassifier:
         progress: bool = True,
         test_time_flip: bool = TEST_TIME_FLIP,
         label_smoothing: float = LABEL_SMOOTHING,
+        augmentation: str = AUGMENTATION,
+        repaint_letterbox: bool = REPAINT_LETTERBOX,
     ):
         self.target_size = square_target_size(target_size)
         self.model_type = check_model_type(model_type)
@@ -122,6 +130,8 @@ class MusesClassifier:
         self.progress = progress
         self.test_time_flip = bool(test_time_flip)
         self.label_smoothing = float(label_smoothing)
+        self.augmentation = check_augmentation(augmentation)
+        self.repaint_letterbox = bool(repaint_letterbox)
         self.classes_ = dict(definitions.classes)
         self.class_names = definitions.class_names()
         self.learning_rate = TRANSFER_LEARNING_RATE
@@ -288,7 +298,7 @@ class MusesClassifier:
         from naive_classification.callbacks import EpochProgress
 
         train = splits["train"]
-        views = self._cached("train", views=self.views)
+        views = self._training_views()
         stream = view_stream(
             views,
             train.labels,
@@ -321,10 +331,13 @@ class MusesClassifier:
             shuffle=True,
             weights=sample_weights(train.labels, class_weights),
             seed=self.seed,
+            trim=self.repaint_letterbox,
         )
         validation = None
         if len(splits["validation"]):
-            validation = image_stream(splits["validation"], self.size, self.batch_size)
+            validation = image_stream(
+                splits["validation"], self.size, self.batch_size, trim=self.repaint_letterbox
+            )
         try:
             result = self.model.fit(
                 stream,
@@ -344,7 +357,7 @@ class MusesClassifier:
     @property
     def augmenter(self):
         if self._augmenter is None:
-            self._augmenter = build_augmenter(self.seed)
+            self._augmenter = build_augmenter(self.seed, self.augmentation)
         return self._augmenter
 
     def _cached(self, split: str, views: int = 1, augmenter=None) -> np.ndarray:
@@ -361,9 +374,18 @@ class MusesClassifier:
                 augmenter=augmenter,
                 batch_size=self.batch_size,
                 progress=self.progress,
+                trim=self.repaint_letterbox,
                 desc=f"Base features ({split}, {views} view{'s' if views > 1 else ''})",
             )
         return self._cache[key]
+
+    def _training_views(self) -> np.ndarray:
+        """The transfer phase's views of the training images: with the "mirror" augmentation
+        the image and its mirror image (the features flip-averaged predictions use too),
+        otherwise the plain image and ``views - 1`` random augmentations."""
+        if self.augmentation == "mirror":
+            return self._cached("train", views=2, augmenter=mirror)
+        return self._cached("train", views=self.views)
 
     def _cached_eval(self, split: str) -> np.ndarray:
         """(1, N, D) plain base features of a split, or (2, N, D) plain and mirrored ones
@@ -385,7 +407,7 @@ class MusesClassifier:
                 [np.asarray(self._head_trainer.predict(v, verbose=0)) for v in views], axis=0
             )
         else:
-            stream = image_stream(data, self.size, self.batch_size)
+            stream = image_stream(data, self.size, self.batch_size, trim=self.repaint_letterbox)
             probabilities = np.concatenate(
                 [self.predict_pixels(pixels) for pixels, _labels in stream]
             )
@@ -424,9 +446,24 @@ class MusesClassifier:
             "base_weights": self.base_weights,
             "unfrozen_layers": self.unfrozen_layers_,
             "history": self.history_,
+            "recipe": self.recipe(),
             "dataset_manifest_sha256": digest,
             "evaluation": self.evaluation_.to_dict() if self.evaluation_ else None,
             "saved": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def recipe(self) -> dict:
+        """The training and prediction choices, saved in the model's description (and read
+        back by ``load_model``: predictions prepare images as training did)."""
+        return {
+            "augmentation": self.augmentation,
+            "cached_views": 2 if self.augmentation == "mirror" else self.views,
+            "repaint_letterbox": self.repaint_letterbox,
+            "label_smoothing": self.label_smoothing,
+            "test_time_flip": self.test_time_flip,
+            "fine_tuning_learning_rate": self.learning_rate if self.unfrozen_layers_ else None,
+            "batch_normalization": "frozen",
+            "head": {"units": definitions.HEAD_UNITS, "dropout": definitions.HEAD_DROPOUT},
         }
 
     def save_model(self, model_name: str | None = None) -> Path:
@@ -448,6 +485,10 @@ class MusesClassifier:
         self.target_size = square_target_size(tuple(metadata["target_size"]))
         self.model_type = metadata.get("model_type", self.model_type)
         self.history_ = list(metadata.get("history", []))
+        recipe = metadata.get("recipe", {})  # models saved before it had none
+        self.repaint_letterbox = bool(recipe.get("repaint_letterbox", False))
+        if recipe.get("augmentation") in AUGMENTATIONS:  # what fine-tuning it further uses
+            self.augmentation, self._augmenter = recipe["augmentation"], None
         self.model_path_ = path
         self._after_new_model()
         self.unfreeze_layers(int(metadata.get("unfrozen_layers", 0)))
@@ -465,7 +506,9 @@ class MusesClassifier:
             return np.zeros((0, len(self.class_names)), np.float32)
         rows = [
             self.predict_pixels(batch)
-            for _start, batch in pixel_batches(paths, self.size, self.batch_size)
+            for _start, batch in pixel_batches(
+                paths, self.size, self.batch_size, trim=self.repaint_letterbox
+            )
         ]
         probabilities = np.concatenate(rows)
         return probabilities[0] if single else probabilities

@@ -130,7 +130,7 @@ def _classify_batch(classifier, images: list[Image], report: ClassifyReport, bar
     with local_image_files(images) as paths:
         for image, path in zip(images, paths):
             try:
-                pixels.append(load_pixels(path, classifier.size))
+                pixels.append(load_pixels(path, classifier.size, trim=classifier.repaint_letterbox))
                 decoded.append(image)
             except ImageDecodeError as exc:
                 logger.warning("cannot classify image %s: %s", image.image_id, exc)

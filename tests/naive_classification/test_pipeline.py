@@ -35,6 +35,8 @@ def test_the_seed_workflow_runs_from_export_to_classified_collection(
     assert c._cache == {}  # fine-tuning changed the base: its cached features are stale
     saved = read_metadata(c.model_path_)
     assert saved["unfrozen_layers"] == 4 and len(saved["history"]) == 2
+    assert saved["recipe"]["augmentation"] == "mirror"  # the recipe chosen leaving a museum out
+    assert saved["recipe"]["fine_tuning_learning_rate"] == 0.00005
     assert saved["evaluation"]["accuracy"] == c.evaluation_.accuracy
     assert plot.name == "new_model_finetuned.png" and plot.stat().st_size > 0
     assert (settings.MUSES_PLOT_DIR / "new_model_finetuned_confusion.png").exists()
