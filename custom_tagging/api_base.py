@@ -12,6 +12,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from custom_tagging import exceptions as errors
+from muses.roles import HasRole
 
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -75,7 +76,7 @@ def _is_our_origin(request, url: str) -> bool:
 
 
 class BaseApi(APIView):
-    permission_classes = [RefuseCrossSite, ApiOpenOrAuthenticated]
+    permission_classes = [RefuseCrossSite, ApiOpenOrAuthenticated, HasRole]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
 
@@ -195,7 +196,7 @@ STATE_UPLOAD = inline_serializer(
 )
 COMMON_ERRORS = {
     401: error("No or bad token (unless MUSES_API_OPEN=1)."),
-    403: error("Not allowed."),
+    403: error("Not allowed: a cross-site request, or the user lacks the role (see muses.roles)."),
 }
 
 

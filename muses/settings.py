@@ -201,7 +201,7 @@ REST_FRAMEWORK = {
         if MUSES_API_OPEN
         else "rest_framework.permissions.IsAuthenticated"
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "muses.openapi.RoleAutoSchema",
     # Unset: no throttling. DRF keeps one timestamp per request in the window and re-pickles
     # them all on every request, so a huge "unlimited" rate (100000/hour) grew to ~7 ms per
     # request under sustained load; set real limits (e.g. 600/hour) in production.
