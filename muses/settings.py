@@ -127,6 +127,9 @@ MUSES_IIIF_RETRIES = env_int("MUSES_IIIF_RETRIES", 3)
 MUSES_IIIF_BACKOFF = env_float("MUSES_IIIF_BACKOFF", 1.0)
 MUSES_IIIF_WORKERS = env_int("MUSES_IIIF_WORKERS", 4)
 MUSES_IIIF_MAX_MANIFESTS = env_int("MUSES_IIIF_MAX_MANIFESTS", 10_000)
+# Private, loopback and link-local addresses are refused unless allowed (a museum's own
+# intranet server): a manifest must not make MUSES probe the machine's own network.
+MUSES_IIIF_ALLOW_PRIVATE = env_bool("MUSES_IIIF_ALLOW_PRIVATE", False)
 
 # --- machine learning -------------------------------------------------------
 MUSES_DATASET_DIR = env_path("MUSES_DATASET_DIR", MUSES_VAR_DIR / "dataset")

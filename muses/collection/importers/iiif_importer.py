@@ -50,6 +50,7 @@ def read_iiif(
         timeout=settings.MUSES_IIIF_TIMEOUT,
         retries=settings.MUSES_IIIF_RETRIES,
         backoff=settings.MUSES_IIIF_BACKOFF,
+        allow_private=settings.MUSES_IIIF_ALLOW_PRIVATE,
     )
     workers = max(1, settings.MUSES_IIIF_WORKERS)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iiif")
