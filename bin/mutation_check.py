@@ -190,7 +190,7 @@ MUTANTS = [
         "if size[0] * size[1] > limit:",
         "if False:",
         DECODE_TESTS,
-    ),    # --- collection fetch (issue 25, F3) ---------------------------------------------
+    ),  # --- collection fetch (issue 25, F3) ---------------------------------------------
     Mutant(
         "F3: the IIIF download deadline is ignored (a trickling server is waited on)",
         "muses/collection/fetch.py",

@@ -9,8 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from muses.collection.fetch import Fetcher, FetchError
+from tests.collection import test_muses_import_iiif as iiif_import
 from tests.collection.iiif_server import manifest_v3
-from tests.collection.test_muses_import_iiif import run_import, server  # noqa: F401
+
+server, run_import = iiif_import.server, iiif_import.run_import  # its fixture and helper
 
 pytestmark = pytest.mark.django_db
 
