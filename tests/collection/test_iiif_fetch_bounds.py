@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from muses.collection.fetch import Fetcher, FetchError
 from tests.collection import test_muses_import_iiif as iiif_import
-from tests.collection.iiif_server import manifest_v3
+from tests.collection.iiif_server import collection_v3, manifest_v3
 
 server, run_import = iiif_import.server, iiif_import.run_import  # its fixture and helper
 
@@ -103,3 +103,17 @@ def test_a_downloaded_image_over_the_pixel_limit_of_uploads_is_refused_as_such(s
     assert "0 images added" in out and "1 images failed" in out
     assert "the image has too many pixels (" in err and "MUSES_MAX_IMAGE_PIXELS" in err, err
     assert "corrupt" not in err
+
+
+def test_a_manifest_nested_100k_deep_is_reported_and_the_rest_imports(server):
+    deep = server.add_route("/manifests/deep.json", body=b"[" * 100_000 + b"]" * 100_000)
+    good = server.add_json(
+        "/manifests/good.json", manifest_v3(server, "good", [{"identifier": "MET_329767"}])
+    )
+    url = server.add_json(
+        "/collections/c.json",
+        collection_v3(server, "c", [("Manifest", deep), ("Manifest", good)]),
+    )
+    out, err = run_import(url)
+    assert f"{deep}: skipped: invalid JSON: the JSON is nested deeper than 100 levels" in err
+    assert "1 items created" in out and "1 images added" in out
