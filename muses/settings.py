@@ -139,6 +139,8 @@ MUSES_WEIGHTS_DIR = env_path("MUSES_WEIGHTS_DIR", MUSES_VAR_DIR / "weights")
 MUSES_BACKBONE = env_str("MUSES_BACKBONE", "efficientnet_lite0")
 # Seconds to wait for Keras' own VGG19 download before giving up (no network here).
 MUSES_DOWNLOAD_TIMEOUT = env_float("MUSES_DOWNLOAD_TIMEOUT", 5.0)
+# The whole VGG19 weights download, wall clock (seconds).
+MUSES_DOWNLOAD_DEADLINE = env_float("MUSES_DOWNLOAD_DEADLINE", 600.0)
 # Dynamic batching of concurrent web requests into one forward pass.
 MUSES_BATCH_MAX = env_int("MUSES_BATCH_MAX", 32)
 MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)

@@ -63,9 +63,18 @@ class Fetcher:
     from a document the user named (``allow``); a redirect elsewhere is refused."""
 
     def __init__(
-        self, *, timeout: float, retries: int, backoff: float, allow_private: bool = False
+        self,
+        *,
+        timeout: float,
+        retries: int,
+        backoff: float,
+        allow_private: bool = False,
+        deadline: float | None = None,
     ):
+        """timeout: seconds to connect and for each read; deadline: seconds for a whole
+        attempt, wall clock (the timeout when not given)."""
         self.timeout = timeout
+        self.deadline = timeout if deadline is None else deadline
         self.attempts = max(1, retries)
         self.backoff = backoff
         self.allow_private = allow_private
@@ -101,7 +110,7 @@ class Fetcher:
         request = urllib.request.Request(
             _ascii(url), headers={"User-Agent": USER_AGENT, "Accept": accept}
         )
-        guard = _Guard(self.timeout, allow_private=self.allow_private)
+        guard = _Guard(self.deadline, allow_private=self.allow_private)
         opener = urllib.request.build_opener(
             _GuardedRedirects(self), _GuardedHTTP(guard), _GuardedHTTPS(guard)
         )
@@ -128,9 +137,11 @@ class Fetcher:
             return FetchError(str(reason))
         if isinstance(exc, http.client.InvalidURL):
             return FetchError(f"{url}: not a valid URL ({exc})")
-        if guard.expired() or isinstance(reason, TimeoutError):
+        if guard.expired():
             if answered:
-                return _Retry(f"{url}: the download took longer than {self.timeout:g} s")
+                return _Retry(f"{url}: the download took longer than {self.deadline:g} s")
+            return _Retry(f"{url}: no answer within {self.deadline:g} s")
+        if isinstance(reason, TimeoutError):
             return _Retry(f"{url}: no answer within {self.timeout:g} s")
         if isinstance(exc, urllib.error.URLError):
             return _Retry(f"{url}: cannot connect ({reason})")
