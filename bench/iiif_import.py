@@ -88,6 +88,7 @@ def main() -> None:
             Item.objects.all().delete()
             Image.objects.all().delete()
             settings.MUSES_IIIF_WORKERS = workers
+            settings.MUSES_IIIF_ALLOW_PRIVATE = True  # the local server is on 127.0.0.1
             times[workers], summary = run_import(url)
             print(f"{workers} download thread(s): {times[workers]:.1f} s  ({summary})")
         server.requests.clear()

@@ -190,6 +190,13 @@ MUTANTS = [
         "if size[0] * size[1] > limit:",
         "if False:",
         DECODE_TESTS,
+    ),  # --- collection fetch (issue 25, F3) ---------------------------------------------
+    Mutant(
+        "F3: the IIIF download deadline is ignored (a trickling server is waited on)",
+        "muses/collection/fetch.py",
+        "self.end = time.monotonic() + seconds",
+        "self.end = time.monotonic() + 1e6",
+        ("tests/collection/test_iiif_fetch_bounds.py",),
     ),
     # --- review lists, duplicates, import, publishing, jobs (issue 25) --------------------
     Mutant(

@@ -5,8 +5,6 @@ class; flip or remove a tag assignment) that the next export and training use.""
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -26,6 +24,7 @@ from muses.admin_site import AdminPage, admin_page_register
 from muses.collection.models import Image
 from muses.jobs.admin import JobAdmin, job_followed
 from muses.jobs.models import JobState
+from muses.json_limits import json_loads
 from muses.vision.models import ImageFeature
 from naive_classification import definitions
 
@@ -216,7 +215,7 @@ def map_apply_view(request, site):
     if not _can_change(request):
         raise PermissionDenied
     try:
-        body = json.loads(request.body or b"{}")
+        body = json_loads(request.body or b"{}")  # JsonRefused (a ValueError) if too deep
         count = services.map_selection_apply(
             image_ids=[str(i) for i in body.get("image_ids", [])][:MAX_SELECTION],
             action=str(body.get("action", "")),

@@ -63,10 +63,18 @@ class ReportPendingSerializer(serializers.Serializer):
     status_url = serializers.CharField(help_text="Ask it, then this endpoint again on success.")
 
 
-def report_reply(request, report) -> Response:
+def page_params(request) -> tuple[int, int]:
+    """(limit, offset), checked before any report is looked up or queued: a bad page is
+    400 whether the report is ready or not, on every database."""
+    limit = int_param(request, "limit", default=100, low=1, high=MAX_PAGE)
+    offset = int_param(request, "offset", default=0, low=0, high=2**31)
+    return limit, offset
+
+
+def report_reply(report, page: tuple[int, int]) -> Response:
     """The page of a ready report; 202 with the job computing it otherwise."""
     if not isinstance(report, CurationJob):
-        return issue_page(request, report)
+        return issue_page(report, *page)
     body = {
         "detail": "The report of these labels is being computed; ask again when the task "
         "has succeeded.",
@@ -77,9 +85,7 @@ def report_reply(request, report) -> Response:
     return Response(ReportPendingSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
-def issue_page(request, report: services.LabelIssueReport) -> Response:
-    limit = int_param(request, "limit", default=100, low=1, high=MAX_PAGE)
-    offset = int_param(request, "offset", default=0, low=0, high=2**31)
+def issue_page(report: services.LabelIssueReport, limit: int, offset: int) -> Response:
     page = report.issues[offset : offset + limit]
     images = Image.objects.select_related("item").in_bulk(
         [issue["image_id"] for issue in page], field_name="image_id"
@@ -112,8 +118,8 @@ class TagLabelIssuesApi(BaseApi):
         responses={200: LabelIssuePageSerializer, 202: ReportPendingSerializer, **ISSUE_ERRORS},
     )
     def get(self, request, tag: str):
-        report = services.tag_label_issues(tag=tag_get(name=tag))
-        return report_reply(request, report)
+        page = page_params(request)
+        return report_reply(services.tag_label_issues(tag=tag_get(name=tag)), page)
 
 
 class NaiveLabelIssuesApi(BaseApi):
@@ -129,5 +135,6 @@ class NaiveLabelIssuesApi(BaseApi):
         responses={200: LabelIssuePageSerializer, 202: ReportPendingSerializer, **ISSUE_ERRORS},
     )
     def get(self, request):
-        report = services.naive_label_issues(include_curated=bool_param(request, "include_curated"))
-        return report_reply(request, report)
+        page = page_params(request)
+        include_curated = bool_param(request, "include_curated")
+        return report_reply(services.naive_label_issues(include_curated=include_curated), page)

@@ -12,6 +12,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from custom_tagging import exceptions as errors
+from muses.json_limits import MAX_JSON_DEPTH, JsonRefused, json_check, too_deep
+from muses.roles import HasRole
 
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -74,9 +76,24 @@ def _is_our_origin(request, url: str) -> bool:
     return parts.netloc == request.get_host() or origin in settings.CSRF_TRUSTED_ORIGINS
 
 
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, with a 400 instead of a 500 for a body nested too deep, and no
+    infinities from numbers such as 1e999999 (muses.json_limits)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            json_check(data)
+        except RecursionError:
+            raise exceptions.ParseError(f"JSON parse error - {too_deep(MAX_JSON_DEPTH)}.")
+        except JsonRefused as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}.")
+        return data
+
+
 class BaseApi(APIView):
-    permission_classes = [RefuseCrossSite, ApiOpenOrAuthenticated]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    permission_classes = [RefuseCrossSite, ApiOpenOrAuthenticated, HasRole]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
 
 
 SESSION_GET_DETAIL = (
@@ -195,7 +212,7 @@ STATE_UPLOAD = inline_serializer(
 )
 COMMON_ERRORS = {
     401: error("No or bad token (unless MUSES_API_OPEN=1)."),
-    403: error("Not allowed."),
+    403: error("Not allowed: a cross-site request, or the user lacks the role (see muses.roles)."),
 }
 
 

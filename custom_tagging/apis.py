@@ -55,6 +55,7 @@ from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.state import state_export, state_import
 from muses.jobs.services import job_get
 from muses.jobs.workers import job_waiting_problem
+from muses.roles import CURATE, LABEL
 
 MAX_SUGGESTIONS = 1000
 
@@ -160,6 +161,8 @@ class JobOutputSerializer(serializers.Serializer):
 
 
 class ImageAddApi(UploadApi):
+    roles = {"POST": LABEL}
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "ImageAddOutput"
@@ -192,6 +195,8 @@ class ImageAddApi(UploadApi):
 
 
 class AssignApi(StateChangingGetApi):
+    roles = {"GET": LABEL, "POST": LABEL}
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "AssignOutput"
@@ -241,6 +246,8 @@ class AssignApi(StateChangingGetApi):
 
 
 class TrainApi(StateChangingGetApi):
+    roles = {"GET": LABEL, "POST": LABEL}
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TrainOutput"
@@ -294,6 +301,8 @@ class StatusApi(BaseApi):
 
 
 class TagResetApi(StateChangingGetApi):
+    roles = {"GET": CURATE, "POST": CURATE}
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TagResetOutput"
@@ -594,6 +603,8 @@ class SimilarApi(PredictionApi):
 
 
 class StateSetApi(UploadApi):
+    roles = {"POST": CURATE}
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "StateSetOutput"
@@ -624,6 +635,8 @@ class StateSetApi(UploadApi):
 
 
 class StateGetApi(BaseApi):
+    roles = {"GET": CURATE}
+
     @extend_schema(
         operation_id="get_state",
         summary="Download every tag's assignments and active model as a tar",

@@ -24,6 +24,11 @@ class CustomTag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The API's roles (muses.roles); the migration 0003 groups them.
+        permissions = [
+            ("label", "Can add images, assign, train and edit tags"),
+            ("curate", "Can delete or reset tags and replace or download the whole state"),
+        ]
 
     def __str__(self) -> str:
         return self.name

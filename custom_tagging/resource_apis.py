@@ -39,6 +39,7 @@ from custom_tagging.services.versions import version_activate, version_get
 from muses.collection.models import Image
 from muses.jobs.selectors import job_list
 from muses.jobs.services import job_cancel, job_get, jobs_expire_stale
+from muses.roles import CURATE, LABEL
 
 MAX_PAGE = 1000
 PAGE_PARAMETERS = [
@@ -100,6 +101,8 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class ImageListApi(UploadApi):
+    roles = {"POST": LABEL}
+
     def get_throttles(self):
         return super().get_throttles() if self.request.method == "POST" else []
 
@@ -177,6 +180,8 @@ class TagInputSerializer(serializers.Serializer):
 
 
 class TagListApi(BaseApi):
+    roles = {"POST": LABEL}
+
     @extend_schema(
         operation_id="api_tags_list",
         summary="Custom tags",
@@ -210,6 +215,8 @@ def _valid(serializer_class, data) -> dict:
 
 
 class TagDetailApi(BaseApi):
+    roles = {"PATCH": LABEL, "DELETE": CURATE}
+
     class UpdateSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TagUpdate"
@@ -261,6 +268,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 class AssignmentListApi(BaseApi):
+    roles = {"POST": LABEL}
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "AssignmentInput"
@@ -305,6 +314,8 @@ class AssignmentListApi(BaseApi):
 
 
 class AssignmentDetailApi(BaseApi):
+    roles = {"DELETE": LABEL}
+
     @extend_schema(
         operation_id="api_assignments_delete",
         summary="Remove an image from the tag's examples",
@@ -319,6 +330,8 @@ class AssignmentDetailApi(BaseApi):
 
 
 class TagTrainApi(BaseApi):
+    roles = {"POST": LABEL}
+
     @extend_schema(
         operation_id="api_tags_train",
         summary="Queue a training (same as /custom/train/<tag>)",
@@ -373,6 +386,8 @@ class VersionDetailApi(BaseApi):
 
 
 class VersionActivateApi(BaseApi):
+    roles = {"POST": LABEL}
+
     @extend_schema(
         operation_id="api_versions_activate",
         summary="Make this version the active one (rollback)",
@@ -431,6 +446,8 @@ class JobDetailApi(BaseApi):
 
 
 class JobCancelApi(BaseApi):
+    roles = {"POST": LABEL}
+
     @extend_schema(
         operation_id="api_jobs_cancel",
         summary="Cancel a queued or running job",

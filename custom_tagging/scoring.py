@@ -16,6 +16,7 @@ from django.conf import settings
 
 from custom_tagging.learning import SCORE_SCALE, quantize, sigmoid
 from custom_tagging.models import TagVersion
+from muses.csv_export import formula_safe
 
 # "0", "0.0001", ..., "0.9999", "1": the JSON text of every quantized score.
 SCORE_TEXT = np.array(
@@ -175,9 +176,7 @@ def csv_lines(image_ids: list[str], models: ActiveModels, scores: np.ndarray) ->
     quantized = quantize(scores)
     cutoffs = quantize(models.thresholds)
     pieces = np.empty((len(image_ids), len(models) + 1), dtype=object)
-    pieces[:, 0] = [
-        i if not CSV_SPECIAL.search(i) else '"' + i.replace('"', '""') + '"' for i in image_ids
-    ]
+    pieces[:, 0] = [_csv_text(i) for i in image_ids]
     for j, cutoff in enumerate(cutoffs.tolist()):
         pieces[:, j + 1] = _csv_cell_table(cutoff, j == len(models) - 1)[quantized[:, j]]
     if len(models) == 0:
@@ -186,6 +185,12 @@ def csv_lines(image_ids: list[str], models: ActiveModels, scores: np.ndarray) ->
 
 
 CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _csv_text(value: str) -> str:
+    """One text cell as SafeCsvWriter writes it (formula-safe, minimal quoting)."""
+    value = formula_safe(value)
+    return value if not CSV_SPECIAL.search(value) else '"' + value.replace('"', '""') + '"'
 
 
 @lru_cache(maxsize=TABLE_CACHE_SIZE)

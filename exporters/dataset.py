@@ -20,6 +20,8 @@ from typing import BinaryIO, Protocol
 
 from tqdm import tqdm
 
+from muses.csv_export import SafeCsvWriter, formula_unquote
+
 MANIFEST_NAME = "manifest.csv"
 INFO_NAME = "dataset.json"
 MANIFEST_COLUMNS = [
@@ -205,10 +207,11 @@ def _write_files(
 
 def _write_manifest(entries: Sequence[DatasetEntry], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
+        writer = SafeCsvWriter(handle)
+        writer.writerow(MANIFEST_COLUMNS)
         for entry in sorted(entries, key=lambda e: e.path):
-            writer.writerow(entry.manifest_row())
+            row = entry.manifest_row()
+            writer.writerow(row.get(column, "") for column in MANIFEST_COLUMNS)
 
 
 def swap_in(staging: Path, root: Path) -> None:
@@ -243,7 +246,10 @@ def manifest_path(root: Path) -> Path:
 
 def read_manifest(root: Path) -> list[dict]:
     with open(manifest_path(root), newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return [
+            {key: formula_unquote(value) for key, value in row.items()}
+            for row in csv.DictReader(handle)
+        ]
 
 
 def manifest_digest(root: Path) -> str:

@@ -8,7 +8,7 @@ task id. On S3 the storage hands out signed, expiring URLs instead and this view
 import mimetypes
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.views.static import serve
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
@@ -26,7 +26,11 @@ class MediaFileView(APIView):
         if prefix:
             return _accel_redirect(prefix, path)
         # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
-        return serve(request._request, path, document_root=settings.MEDIA_ROOT)
+        try:
+            return serve(request._request, path, document_root=settings.MEDIA_ROOT)
+        except Http404:
+            # Django's message names the absolute path on the server: say less.
+            raise NotFound(f"No media file at {path[:200]!r}.") from None
 
 
 def _accel_redirect(prefix: str, path: str) -> HttpResponse:

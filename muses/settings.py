@@ -127,6 +127,9 @@ MUSES_IIIF_RETRIES = env_int("MUSES_IIIF_RETRIES", 3)
 MUSES_IIIF_BACKOFF = env_float("MUSES_IIIF_BACKOFF", 1.0)
 MUSES_IIIF_WORKERS = env_int("MUSES_IIIF_WORKERS", 4)
 MUSES_IIIF_MAX_MANIFESTS = env_int("MUSES_IIIF_MAX_MANIFESTS", 10_000)
+# Private, loopback and link-local addresses are refused unless allowed (a museum's own
+# intranet server): a manifest must not make MUSES probe the machine's own network.
+MUSES_IIIF_ALLOW_PRIVATE = env_bool("MUSES_IIIF_ALLOW_PRIVATE", False)
 
 # --- machine learning -------------------------------------------------------
 MUSES_DATASET_DIR = env_path("MUSES_DATASET_DIR", MUSES_VAR_DIR / "dataset")
@@ -136,6 +139,8 @@ MUSES_WEIGHTS_DIR = env_path("MUSES_WEIGHTS_DIR", MUSES_VAR_DIR / "weights")
 MUSES_BACKBONE = env_str("MUSES_BACKBONE", "efficientnet_lite0")
 # Seconds to wait for Keras' own VGG19 download before giving up (no network here).
 MUSES_DOWNLOAD_TIMEOUT = env_float("MUSES_DOWNLOAD_TIMEOUT", 5.0)
+# The whole VGG19 weights download, wall clock (seconds).
+MUSES_DOWNLOAD_DEADLINE = env_float("MUSES_DOWNLOAD_DEADLINE", 600.0)
 # Dynamic batching of concurrent web requests into one forward pass.
 MUSES_BATCH_MAX = env_int("MUSES_BATCH_MAX", 32)
 MUSES_BATCH_WAIT_MS = env_float("MUSES_BATCH_WAIT_MS", 5.0)
@@ -201,7 +206,7 @@ REST_FRAMEWORK = {
         if MUSES_API_OPEN
         else "rest_framework.permissions.IsAuthenticated"
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "muses.openapi.RoleAutoSchema",
     # Unset: no throttling. DRF keeps one timestamp per request in the window and re-pickles
     # them all on every request, so a huge "unlimited" rate (100000/hour) grew to ~7 ms per
     # request under sustained load; set real limits (e.g. 600/hour) in production.

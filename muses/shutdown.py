@@ -79,6 +79,32 @@ def qcluster_stop_once() -> None:
 
     sig_handler.stops_once = True
     Cluster.sig_handler = sig_handler
+    _children_die_with_parent()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _children_die_with_parent() -> None:
+    """Every process the cluster forks (sentinel, workers, monitor, pusher) is killed by
+    the kernel when the process that forked it dies, even by SIGKILL: a killed master and
+    sentinel must not leave workers running under init, holding tasks and connections."""
+    import multiprocessing.util
+
+    multiprocessing.util.register_after_fork(_children_die_with_parent, _die_with_parent)
+
+
+def _die_with_parent(_=None) -> None:
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: no such call
+        return
+    if os.getppid() == 1:  # the parent died before the call took effect
+        os._exit(1)
 
 
 def _qcluster_force_stop() -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from custom_tagging.models import PredictionJob
 from custom_tagging.services.library import prediction_result_open
 from muses.collection.models import Image
+from muses.csv_export import SafeCsvWriter, formula_unquote
 from muses.jobs.models import JobState
 from publishing.exceptions import ExportFormatUnknown
 
@@ -67,11 +68,11 @@ def job_scores(*, job: PredictionJob) -> JobScores:
     with prediction_result_open(job=job) as handle:
         # Django's File yields lines on any storage (a local file or an S3 object).
         reader = csv.reader(codecs.iterdecode(handle, "utf-8"))
-        header = next(reader, ["image_id"])
+        header = [formula_unquote(cell) for cell in next(reader, ["image_id"])]
         tag_names = [column.rsplit(":", 1)[0] for column in header[1::2]]
         ids, values = [], []
         for row in reader:
-            ids.append(row[0])
+            ids.append(formula_unquote(row[0]))
             values.append(row[1:])
     table = np.array(values, dtype=object).reshape(len(ids), 2 * len(tag_names))
     return JobScores(
@@ -131,7 +132,7 @@ def _object_tags(image_ids: list[str], scores: JobScores) -> dict[str, dict]:
 
 def _csv(objects: Iterator[ObjectPrediction], tag_names: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeCsvWriter(buffer)
     tag_columns = [f"{name}:{kind}" for name in tag_names for kind in ("score", "prediction")]
     writer.writerow(KEY_COLUMNS + tag_columns)
     for count, item in enumerate(objects, start=1):

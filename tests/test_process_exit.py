@@ -109,3 +109,21 @@ def test_the_queue_worker_stops_on_sigint_even_when_a_second_signal_follows(tmp_
     time.sleep(0.05)
     process.send_signal(signal.SIGTERM)  # and a supervisor's SIGTERM
     assert ends_within(process, STOP_S)
+
+
+def test_the_queue_workers_end_when_their_master_and_sentinel_are_killed(tmp_path):
+    import psutil
+
+    process = start(tmp_path, "qcluster")
+    wait_for_line(process, "running.")
+    master = psutil.Process(process.pid)
+    sentinel = master.children()[0]
+    others = sentinel.children()  # workers, monitor, pusher
+    assert others
+    sentinel.kill()
+    master.kill()
+    process.wait()
+    gone, alive = psutil.wait_procs(others, timeout=STOP_S)
+    for orphan in alive:
+        orphan.kill()
+    assert alive == [], f"left running under init: {[p.pid for p in alive]}"

@@ -1,6 +1,5 @@
 """Library-wide prediction: every stored image scored by the chosen tags into a CSV job result."""
 
-import csv
 import logging
 import os
 import tempfile
@@ -19,6 +18,7 @@ from custom_tagging.scoring import ActiveModels, active_models, csv_lines
 from custom_tagging.services.features import backbone_get, shared_index
 from custom_tagging.services.predictions import models_for_names
 from muses.collection.media import local_path
+from muses.csv_export import SafeCsvWriter
 from muses.jobs.models import JobState
 from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
 from muses.vision.index import FeatureIndex
@@ -98,7 +98,7 @@ def _write_predictions_csv(
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".predictions-", suffix=".csv")
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = SafeCsvWriter(handle)
             writer.writerow(
                 ["image_id"]
                 + [f"{n}:{kind}" for n in models.tag_names for kind in ("score", "prediction")]

@@ -27,6 +27,9 @@ class ImportReport:
     image_failures: list[tuple[int | str, str]] = field(default_factory=list)
     notes: list[tuple[int | str, str]] = field(default_factory=list)
     new_image_pks: list[int] = field(default_factory=list)
+    # Every item the source names that was stored (created or updated): a re-run after a
+    # crash finds the images of the source that still lack features through these.
+    item_pks: list[int] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -79,6 +82,7 @@ def _import_row(row: ImportRow, report: ImportReport) -> None:
     except ImageDecodeError as exc:
         report.skipped.append((where, str(exc)))
         return
+    report.item_pks.append(item.pk)
     if created:
         report.created += 1
     else:

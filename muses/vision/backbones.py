@@ -17,6 +17,7 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG19_MAX_BYTES = 200 * 1024 * 1024  # the file is about 80 MB
 VGG19_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + VGG19_WEIGHTS_FILE
 )
@@ -164,16 +165,21 @@ def vgg19_weights_path() -> Path:
 
 
 def _download_vgg19_weights(target: Path) -> Path:
-    import urllib.error
-    import urllib.request
+    from muses.collection.fetch import Fetcher, FetchError
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    # Connect and each read within MUSES_DOWNLOAD_TIMEOUT, the whole file within
+    # MUSES_DOWNLOAD_DEADLINE: a stalled or trickling connection fails instead of hanging.
+    fetcher = Fetcher(
+        timeout=settings.MUSES_DOWNLOAD_TIMEOUT,
+        deadline=settings.MUSES_DOWNLOAD_DEADLINE,
+        retries=1,
+        backoff=0,
+        allow_private=True,  # a fixed public URL; a proxy on the local network is fine
+    )
     try:
-        with urllib.request.urlopen(
-            VGG19_WEIGHTS_URL, timeout=settings.MUSES_DOWNLOAD_TIMEOUT
-        ) as r:
-            data = r.read()
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        data = fetcher.get(fetcher.allow(VGG19_WEIGHTS_URL), max_bytes=VGG19_MAX_BYTES).data
+    except FetchError as exc:
         raise BackboneUnavailable(
             f"VGG19 ImageNet weights are not available and could not be downloaded ({exc}). "
             f"Place {VGG19_WEIGHTS_FILE} in {settings.MUSES_WEIGHTS_DIR} (MUSES_WEIGHTS_DIR) "

@@ -50,8 +50,15 @@ def decode_image(
         image.load()
         width, height = _upright(size, image)
         image = ImageOps.exif_transpose(image)
+    except ImageDecodeError:
+        raise  # already says what is wrong (too many pixels), not "corrupt"
     except PILImage.DecompressionBombError as exc:
-        raise ImageDecodeError(f"{label}: {exc} (possible decompression bomb)") from None
+        # Pillow's own limit (about 179 Mpx) answered before ours could: say ours.
+        raise ImageDecodeError(
+            f"{label}: the image has too many pixels ({exc}); the limit is "
+            f"{settings.MUSES_MAX_IMAGE_PIXELS:,} (MUSES_MAX_IMAGE_PIXELS); refusing to decode "
+            "it (possible decompression bomb)"
+        ) from None
     except UnidentifiedImageError:
         raise ImageDecodeError(f"{label}: not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -105,6 +112,7 @@ def _check_pixels(size: tuple[int, int], label: str) -> None:
     limit = settings.MUSES_MAX_IMAGE_PIXELS
     if size[0] * size[1] > limit:
         raise ImageDecodeError(
-            f"{label}: the image has too many pixels ({size[0]}x{size[1]}, limit {limit:,}); "
+            f"{label}: the image has too many pixels ({size[0]}x{size[1]}, limit {limit:,}, "
+            "MUSES_MAX_IMAGE_PIXELS); "
             "refusing to decode it (possible decompression bomb)"
         )

@@ -637,6 +637,7 @@ def index_rebuild(*, backbone: str, progress=None, family: str | None = None) ->
     of rows."""
     family = family or configured_family()
     name = index_name(backbone, family)
+    index_file.leftovers_remove(index_directory(), name)  # of a rebuild killed earlier
     first = space_features(backbone, family).values_list("dim", flat=True).first()
     if first is None:
         index_file.index_remove(index_directory(), name)  # an old file would only mislead

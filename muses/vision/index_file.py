@@ -25,6 +25,7 @@ import mmap
 import os
 import struct
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -65,6 +66,9 @@ WIDEN_ROWS = 64
 WIDEN_SCALE = np.float32(2.0**112)
 # Opening tries again this often when a rebuild or compaction swapped the file meanwhile.
 OPEN_ATTEMPTS = 3
+# A writer's temporary files younger than this are never taken for a killed writer's: it
+# locks its file right after creating it, and writes to both files as it goes.
+LEFTOVER_AGE = 60.0
 # Rows appended since a sorted look-up was built are kept in a dict until there are this
 # many (or a quarter of the rest), then folded into the sorted arrays.
 TAIL_FOLD_MIN = 50_000
@@ -587,6 +591,9 @@ def _index_write(
     )
     try:
         with open(written.tmp, "wb") as vec, open(written.rows, "wb") as rows:
+            # Held while writing: a writer that died (kill -9) leaves an unlocked file,
+            # which the next rebuild removes (leftovers_remove).
+            fcntl.flock(vec.fileno(), fcntl.LOCK_EX)
             vec.write(_header_bytes(MAGIC, dim, dtype, written.uid, name))
             rows.write(_header_bytes(ROWS_MAGIC, dim, dtype, written.uid, name))
             for feature_pks, image_pks, vectors, *cells in batches:
@@ -645,6 +652,68 @@ def _swap_in(tmp: Path | None, path: Path, lock_path: Path, *, locked: bool = Fa
             # Readers that still map it keep their pages until they reopen.
             rows_file.unlink(missing_ok=True)
             rows_file.with_suffix(".cells.npz").unlink(missing_ok=True)
+
+
+def leftovers_remove(directory: Path, name: str) -> int:
+    """Remove what killed writers of this index left (a temporary index file, its rows
+    and cells files, rows files of no index); returns how many files were removed.
+    Runs under the writers' lock, so no swap happens meanwhile; a writer still alive
+    holds a lock on its temporary file and is left alone."""
+    directory = Path(directory)
+    path, lock_path = index_paths(directory, name)
+    if not directory.is_dir():
+        return 0
+    with _machine_lock(lock_path):
+        current = _old_rows_file(path)
+        if current is not None:
+            os.close(current[0])
+        keep = {current[1]} if current is not None else set()
+        removed = 0
+        for tmp in directory.glob(f".{name}.*.index.tmp"):
+            if _abandoned(tmp):
+                uid = bytes.fromhex(tmp.name[len(name) + 2 : -len(".index.tmp")])
+                removed += _unlink_all(
+                    tmp, rows_path(directory, name, uid), cells_path(directory, name, uid)
+                )
+        for rows in directory.glob(f"{name}.*.rows"):
+            uid_hex = rows.name[len(name) + 1 : -len(".rows")]
+            writing = directory / f".{name}.{uid_hex}.index.tmp"
+            if rows not in keep and not writing.exists() and _old_enough(rows):
+                removed += _unlink_all(rows, directory / f"{name}.{uid_hex}.cells.npz")
+        return removed
+
+
+def _abandoned(tmp: Path) -> bool:
+    """Old enough, and no writer holds its lock."""
+    if not _old_enough(tmp):
+        return False
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _old_enough(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > LEFTOVER_AGE
+    except FileNotFoundError:
+        return False
+
+
+def _unlink_all(*paths: Path) -> int:
+    removed = 0
+    for path in paths:
+        if path.exists():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def index_remove(directory: Path, name: str) -> None:

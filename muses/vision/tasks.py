@@ -49,6 +49,19 @@ def features_enqueue(
     return len(chunks)
 
 
+def images_of_items_missing_features(
+    *, item_pks: list[int], backbone_name: str | None = None, chunk: int = 500
+) -> list[int]:
+    """The images of these items with no features yet (committed by an import that was
+    killed before it queued them, or whose job was lost), in chunks the database takes."""
+    missing = images_missing_features(backbone_name or settings.MUSES_BACKBONE)
+    pks: list[int] = []
+    for start in range(0, len(item_pks), chunk):
+        batch = item_pks[start : start + chunk]
+        pks += missing.filter(item_id__in=batch).values_list("pk", flat=True)
+    return pks
+
+
 def feature_index_rebuild_task(backbone_name: str | None = None, family: str | None = None) -> int:
     """Rebuild this machine's index of a feature space (a backbone's features of one
     numerics family, by default the worker's own) from the database."""

@@ -85,6 +85,7 @@ def iiif(settings, sample_dir):
     from tests.collection.iiif_server import start_server, stop_server
 
     settings.MUSES_IIIF_TIMEOUT = 5.0
+    settings.MUSES_IIIF_ALLOW_PRIVATE = True  # the test server is on 127.0.0.1
     state, httpd, thread = start_server()
     state.add_image("MET_329767", sample_dir / "egyptian-cc0" / "images" / "MET_329767.jpg")
     yield state

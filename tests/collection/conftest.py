@@ -12,6 +12,7 @@ def server(settings, sample_dir):
     settings.MUSES_IIIF_RETRIES = 2
     settings.MUSES_IIIF_BACKOFF = 0.01
     settings.MUSES_IIIF_WORKERS = 3
+    settings.MUSES_IIIF_ALLOW_PRIVATE = True  # the test server is on 127.0.0.1
     state, httpd, thread = start_server()
     for name in SAMPLE_IMAGES:
         state.add_image(name.removesuffix(".jpg"), sample_dir / "egyptian-cc0" / "images" / name)

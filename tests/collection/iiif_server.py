@@ -37,6 +37,8 @@ class Route:
     stall: float = 0.0  # seconds to wait before answering
     fail_times: int = 0  # answer 503 this many times first
     location: str = ""  # a redirect target
+    trickle: float = 0.0  # seconds between single bytes of the body (a slow-loris server)
+    trickle_for: float = 5.0  # then the connection is dropped, the body unfinished
 
 
 @dataclass
@@ -208,6 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Access-Control-Allow-Origin", "*")  # as IIIF servers do, for viewers
         self.send_header("Content-Length", str(len(route.body)))
         self.end_headers()
+        if route.trickle:
+            self._trickle(route, state)
+            return
         self.wfile.write(route.body)
 
     def do_OPTIONS(self):  # noqa: N802 (a viewer's CORS preflight, as IIIF servers answer it)
@@ -216,6 +221,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Access-Control-Allow-Methods", "GET")
         self.send_header("Access-Control-Allow-Headers", "*")
         self.end_headers()
+
+    def _trickle(self, route: Route, state: IIIFServer) -> None:
+        stop = time.monotonic() + route.trickle_for
+        for byte in route.body:
+            if time.monotonic() > stop or state.released.wait(route.trickle):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
 
     def log_message(self, *args):  # quiet
         pass

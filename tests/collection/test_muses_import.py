@@ -181,3 +181,35 @@ def test_it_reports_near_duplicates_among_the_new_images(tmp_path):
 def test_without_features_it_says_when_near_duplicates_are_checked(small_collection):
     out, _ = run_import(small_collection)
     assert "near-duplicates: checked as features are computed" in out
+
+
+def test_a_rerun_after_a_killed_import_queues_features_for_the_images_it_committed(
+    small_collection,
+):
+    from unittest import mock
+
+    command = "muses.collection.management.commands.muses_import.features_enqueue"
+    # The process dies after the rows were committed, before their features were queued.
+    with mock.patch(command, side_effect=KeyboardInterrupt), pytest.raises(KeyboardInterrupt):
+        call_command("muses_import", str(small_collection), stdout=io.StringIO())
+    assert Image.objects.count() == 12
+    out = io.StringIO()
+    with mock.patch(command, return_value=1) as enqueue:
+        call_command("muses_import", str(small_collection), stdout=out)
+    assert "0 items created, 12 updated, 0 images added" in out.getvalue()
+    assert (
+        "queued feature extraction for 12 images in 1 job(s) (12 imported earlier without "
+        "features)" in out.getvalue()
+    )
+    assert sorted(enqueue.call_args.kwargs["image_pks"]) == sorted(
+        Image.objects.values_list("pk", flat=True)
+    )
+
+
+def test_a_rerun_queues_nothing_for_images_that_have_their_features(small_collection):
+    first = io.StringIO()
+    call_command("muses_import", str(small_collection), stdout=first)  # extracts (sync queue)
+    assert "queued feature extraction for 12 images" in first.getvalue()
+    out = io.StringIO()
+    call_command("muses_import", str(small_collection), stdout=out)
+    assert "12 updated" in out.getvalue() and "queued feature extraction" not in out.getvalue()

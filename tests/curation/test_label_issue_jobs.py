@@ -127,3 +127,13 @@ def test_a_request_arriving_while_the_job_is_being_queued_joins_it(api, red_tag)
         first = api.get("/api/tags/red/label-issues").json()["task_id"]
     assert nested == [first]
     assert CurationJob.objects.filter(kind="label_issues").count() == 1
+
+
+@pytest.mark.parametrize("query", ["limit=1e9", "limit=0", "offset=-1", "limit=abc"])
+def test_a_bad_page_is_400_before_any_job_is_queued(api, red_tag, query):
+    # The same answer whether the report is ready or would be computed by a job.
+    with mock.patch(QUEUE) as queue:
+        response = api.get(f"/api/tags/red/label-issues?{query}")
+    assert response.status_code == 400, response.content
+    assert "limit" in response.json()["detail"] or "offset" in response.json()["detail"]
+    assert queue.call_count == 0 and not CurationJob.objects.exists()

@@ -119,3 +119,10 @@ def test_the_map_page_renders(admin_client, reds_and_blues):
     response = admin_client.get(reverse("admin:curation_map"))
     assert response.status_code == 200
     assert b'data-testid="map"' in response.content
+
+
+def test_a_selection_body_nested_100k_deep_is_400_not_500(admin_client, reds_and_blues):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = admin_client.post(APPLY, deep, content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON" in response.json()["detail"]

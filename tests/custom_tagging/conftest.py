@@ -96,7 +96,12 @@ def fresh_throttles():
 
 @pytest.fixture
 def user(db, django_user_model):
-    return django_user_model.objects.create_user(username="curator", password="pw")
+    """A curator: in the group the migration creates, so it may label and curate."""
+    from django.contrib.auth.models import Group
+
+    curator = django_user_model.objects.create_user(username="curator", password="pw")
+    curator.groups.add(Group.objects.get(name="Curators"))
+    return curator
 
 
 @pytest.fixture

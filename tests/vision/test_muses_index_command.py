@@ -97,3 +97,40 @@ def test_check_reports_the_recall_of_similar_search_on_the_librarys_own_rows(sto
 
 def test_check_says_similar_search_is_exact_while_the_index_has_no_cells(stored):
     assert "similar images: exact search (the index has no cells)" in run("check")
+
+
+def test_a_rebuild_killed_midway_leaves_nothing_once_the_next_one_ran(stored):
+    import os
+    import time
+
+    import numpy as np
+
+    from muses.vision import index_file as files
+    from muses.vision.index import INDEX_DTYPE
+
+    run("rebuild")
+    directory = settings.MUSES_INDEX_DIR
+    before = sorted(p.name for p in directory.iterdir())
+    pid = os.fork()
+    if pid == 0:  # the writer, killed (no clean-up runs) after its first batch
+
+        def batches():
+            yield np.array([1]), np.array([1]), np.zeros((1, 8), np.float32)
+            os._exit(9)
+
+        files._index_write(
+            directory, index_name("tiny"), dim=8, dtype=INDEX_DTYPE, batches=batches(),
+            cell_model=None,
+        )  # fmt: skip
+        os._exit(0)
+    os.waitpid(pid, 0)
+    left = [p for p in directory.iterdir() if p.name not in before]
+    assert any(p.name.endswith(".rows") for p in left) and len(left) == 2
+    assert "rebuilt: 4 rows" in run("rebuild")  # a writer this young may be alive: kept
+    assert all(p.exists() for p in left)
+    long_ago = time.time() - 3600
+    for path in left:
+        os.utime(path, (long_ago, long_ago))
+    assert "rebuilt: 4 rows" in run("rebuild")
+    assert not any(p.exists() for p in left)
+    assert len(list(directory.glob("*.rows"))) == 1 and run("check").strip().endswith("agree")

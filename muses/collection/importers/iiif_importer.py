@@ -24,6 +24,7 @@ from muses.collection import iiif, iiif_image
 from muses.collection.fetch import Fetcher, FetchError
 from muses.collection.importers import FetchedImage, ImportRow, register, truncate_fields
 from muses.collection.models import Image
+from muses.json_limits import JsonRefused, json_loads
 from muses.vision.decode import ImageDecodeError, decode_image
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a manifest of a thousand-page book is a few MiB
@@ -52,6 +53,7 @@ def read_iiif(
         timeout=settings.MUSES_IIIF_TIMEOUT,
         retries=settings.MUSES_IIIF_RETRIES,
         backoff=settings.MUSES_IIIF_BACKOFF,
+        allow_private=settings.MUSES_IIIF_ALLOW_PRIVATE,
     )
     workers = max(1, settings.MUSES_IIIF_WORKERS)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iiif")
@@ -157,7 +159,9 @@ def _read_file(path: Path) -> bytes:
 
 def _parse_json(raw: bytes) -> dict | str:
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
+        document = json_loads(raw.decode("utf-8-sig"))
+    except JsonRefused as exc:
+        return f"invalid JSON: {exc}"
     except UnicodeDecodeError:
         return "not JSON (not UTF-8 text)"
     except json.JSONDecodeError as exc:
