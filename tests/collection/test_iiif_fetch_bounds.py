@@ -9,10 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from muses.collection.fetch import Fetcher, FetchError
-from tests.collection import test_muses_import_iiif as iiif_import
-from tests.collection.iiif_server import collection_v3, manifest_v3
-
-server, run_import = iiif_import.server, iiif_import.run_import  # its fixture and helper
+from tests.collection.iiif_server import collection_v3, manifest_v3, run_import
 
 pytestmark = pytest.mark.django_db
 

@@ -142,6 +142,7 @@ class ColourClassifier:
 
     class_names = ["red", "green", "blue"]
     size = 8
+    repaint_letterbox = False  # as MusesClassifier records it from its recipe
 
     def predict_pixels(self, batch):
         means = np.asarray(batch).mean(axis=(1, 2))
