@@ -3,6 +3,7 @@ predictions over the library, the images of a naive class. Each bounded by ``n``
 
 import numpy as np
 from django.conf import settings
+from django.db.models import F
 
 from custom_tagging import exceptions as errors
 from custom_tagging.models import Assignment, CustomTag
@@ -54,7 +55,7 @@ def naive_class_result(*, name: str, n: int) -> ResultSet:
     images = list(
         Image.objects.filter(predicted_class=name)
         .select_related("item")
-        .order_by("-predicted_probability", "id")[:n]
+        .order_by(F("predicted_probability").desc(nulls_last=True), "id")[:n]
     )
     if not images:
         raise ResultSetEmpty(f"No image is classified as {name!r} (run muses_classify).")

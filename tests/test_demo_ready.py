@@ -83,6 +83,7 @@ def test_the_demos_first_page_answers_200_as_soon_as_its_url_is_announced(tmp_pa
         "MUSES_VAR_DIR": str(tmp_path),
         "MUSES_WEIGHTS_DIR": str(settings.MUSES_WEIGHTS_DIR),
         "MUSES_PORT": str(port),
+        "MUSES_READY_TIMEOUT": "300",  # a stalled start fails the test instead of hanging it
         "MUSES_BATCH_MAX": "2",  # two batch shapes to trace: a quicker start
     }
     for name in ("DATABASE_URL", "REDIS_URL", "MUSES_Q_SYNC", "MUSES_BACKBONE"):

@@ -55,15 +55,25 @@ def published_body(image: CanvasImage, info: dict | None) -> dict | None:
         if not server_selects(image, info):
             return None
         return {"id": image_request_url(image, info), "type": "Image", "format": "image/jpeg"}
-    version = image.service_version
-    key = "id" if version >= 3 else "@id"
     level = image.service_level if image.service_level >= 0 else 1
-    service = {key: image.service_id, "type": f"ImageService{version}", "profile": f"level{level}"}
+    service = _service_description(image.service_id, image.service_version, level)
     return {
         "id": image.url or image_request_url(image, info),
         "type": "Image",
         "format": "image/jpeg",
         "service": [service],
+    }
+
+
+def _service_description(service_id: str, version: int, level: int) -> dict:
+    """A service as Presentation 3.0 says to name it: a v3 service by id, type and level;
+    an older one as it describes itself (@id, @type, its profile URI), which v2 viewers read."""
+    if version >= 3:
+        return {"id": service_id, "type": "ImageService3", "profile": f"level{level}"}
+    return {
+        "@id": service_id,
+        "@type": f"ImageService{version}",
+        "profile": f"http://iiif.io/api/image/{version}/level{level}.json",
     }
 
 

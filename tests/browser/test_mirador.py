@@ -7,6 +7,7 @@ import pytest
 from custom_tagging.services.tags import assignment_set, tag_get
 from custom_tagging.services.training import tag_train
 from muses.collection.models import Item
+from tests.browser.conftest import running_in_ci
 from tests.browser.mirador import mirador_bundle
 from tests.conftest import encode_image
 from tests.custom_tagging.conftest import BLUE, GREEN, RED, shade
@@ -31,6 +32,8 @@ PAGE = """<!doctype html>
 def bundle():
     path, reason = mirador_bundle()
     if path is None:
+        if running_in_ci():  # CI must open Mirador, not pass without it
+            pytest.fail(f"Mirador bundle unavailable in CI: {reason}")
         pytest.skip(f"Mirador test skipped: {reason}")
     return path
 

@@ -127,3 +127,20 @@ def test_a_large_region_is_asked_bounded_and_a_small_one_whole():
     v2 = iiif.CanvasImage("c", "", SERVICE, 2, 2, region="0,0,400,300", rotation="90")
     assert iiif_image.image_request_url(v3) == f"{SERVICE}/0,0,4000,3000/!1024,1024/0/default.jpg"
     assert iiif_image.image_request_url(v2) == f"{SERVICE}/0,0,400,300/full/90/default.jpg"
+
+
+def test_a_result_manifest_names_a_v2_service_as_v2_viewers_read_it():
+    v2 = iiif.CanvasImage(
+        "c1", "https://museum.example/iiif/a/full/full/0/default.jpg",
+        service_id="https://museum.example/iiif/a", service_version=2, service_level=1,
+    )  # fmt: skip
+    (service,) = iiif_image.published_body(v2, None)["service"]
+    assert service == {
+        "@id": "https://museum.example/iiif/a",
+        "@type": "ImageService2",
+        "profile": "http://iiif.io/api/image/2/level1.json",
+    }
+    v3 = iiif.CanvasImage("c2", "", service_id="https://museum.example/iiif3/b", service_version=3)
+    (service,) = iiif_image.published_body(v3, None)["service"]
+    assert service["id"] == "https://museum.example/iiif3/b"
+    assert service["type"] == "ImageService3" and service["profile"] == "level1"
