@@ -289,13 +289,25 @@ def check_snippets(tree: Path, mutants: list[Mutant]) -> None:
             sys.exit(f"{mutant.path}: {mutant.original!r} occurs {count} times, not once")
 
 
-def run_tests(tree: Path, tests: tuple[str, ...]) -> subprocess.CompletedProcess:
-    environment = {
-        **os.environ,
-        "MUSES_TEST_WEIGHTS_DIR": os.environ.get(
-            "MUSES_TEST_WEIGHTS_DIR", str(ROOT / "var" / "weights")
-        ),
-    }
+def weights_dir() -> Path:
+    return Path(os.environ.get("MUSES_TEST_WEIGHTS_DIR", str(ROOT / "var" / "weights")))
+
+
+def fresh_weights_dir() -> Path:
+    """The converted weights without the inference engine's IR cache: an IR compiled from
+    the unmutated code would hide a mutant in the code that builds the network."""
+    fresh = Path(tempfile.mkdtemp(prefix="muses-mutation-weights-"))
+    if weights_dir().is_dir():
+        for path in weights_dir().iterdir():
+            if path.is_file():
+                (fresh / path.name).symlink_to(path.resolve())
+    return fresh
+
+
+def run_tests(
+    tree: Path, tests: tuple[str, ...], weights: Path | None = None
+) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "MUSES_TEST_WEIGHTS_DIR": str(weights or weights_dir())}
     return subprocess.run(
         [str(tree / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-x", *tests],
         cwd=tree,
@@ -310,10 +322,12 @@ def try_mutant(tree: Path, mutant: Mutant) -> str:
     path = tree / mutant.path
     original = path.read_text()
     path.write_text(original.replace(mutant.original, mutant.mutated))
+    weights = fresh_weights_dir()
     try:
-        result = run_tests(tree, mutant.tests)
+        result = run_tests(tree, mutant.tests, weights)
     finally:
         path.write_text(original)
+        shutil.rmtree(weights, ignore_errors=True)
     if result.returncode == 1:
         return "KILLED"
     if result.returncode == 0:
