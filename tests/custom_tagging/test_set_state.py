@@ -77,6 +77,17 @@ def test_a_round_trip_gives_the_same_scores(api, exported):
     assert imported.metrics["imported"]["version"] == 1
     coef = np.load(io.BytesIO(files["tags/00000.coef.npy"]))
     assert np.array_equal(imported.coef_array(), coef)
+    assert imported.intercept == doc["model"]["intercept"]
+
+
+def test_a_tag_reset_then_loaded_from_its_state_scores_every_image_as_before(api, trained_tag):
+    trained_tag("red")
+    names = ["red-pos-0", "red-neg-1", "red-neg-4"]
+    before = [api.get(f"/custom/predict/red/{name}").json() for name in names]
+    content = api.get("/get_state").content
+    api.get("/custom/delete/red")
+    assert api.post("/set_state", as_upload(content), format="multipart").status_code == 200
+    assert [api.get(f"/custom/predict/red/{name}").json() for name in names] == before
 
 
 def test_loading_the_same_state_again_adds_no_version(api, trained_tag):
