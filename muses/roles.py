@@ -58,3 +58,17 @@ class HasRole(BasePermission):
             f"{role_description(role)} Ask an administrator to add the user to that group."
         )
         return False
+
+
+def role_groups_ensure(*, using: str = "default") -> None:
+    """The groups "Labellers" and "Curators" with their permissions, made if missing."""
+    from django.contrib.auth.models import Group, Permission
+
+    codenames = {role: name.split(".")[1] for role, name in PERMISSIONS.items()}
+    for group_name, roles in GROUPS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=group_name)
+        wanted = Permission.objects.using(using).filter(
+            content_type__app_label="custom_tagging",
+            codename__in=[codenames[role] for role in roles],
+        )
+        group.permissions.add(*wanted)

@@ -111,3 +111,14 @@ def test_the_schema_names_the_role_of_each_operation(api):
     assert tag["patch"]["x-muses-role"] == "label"
     assert tag["get"]["x-muses-role"] == "read"
     assert schema["paths"]["/set_state"]["post"]["x-muses-role"] == "curate"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_role_groups_come_back_after_the_database_is_flushed():
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    curators = Group.objects.get(name="Curators")
+    assert {p.codename for p in curators.permissions.all()} == {"label", "curate"}
+    labellers = Group.objects.get(name="Labellers")
+    assert {p.codename for p in labellers.permissions.all()} == {"label"}
