@@ -50,10 +50,9 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
+from scale_common import CLUSTERS, DIM, centres, vectors_for  # noqa: E402
 
 BACKBONE = "efficientnet_lite0"
-DIM = 1280
-CLUSTERS = 2_000
 PREFIX = "s"  # image ids s0000000, s0000001, ...
 FILL_CHUNK = 20_000
 TAGS = 20
@@ -75,21 +74,6 @@ TARGETS_1M = {
 
 
 @functools.lru_cache(maxsize=1)
-def centres() -> np.ndarray:
-    """Cluster centres: sparse, non-negative, heavy-tailed, like pooled ReLU6 features."""
-    rng = np.random.default_rng(1280)
-    active = rng.random((CLUSTERS, DIM)) < 0.35
-    return (rng.gamma(0.8, 0.5, (CLUSTERS, DIM)) * active).astype(np.float32)
-
-
-def vectors_for(numbers: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Row n belongs to cluster n % CLUSTERS, with per-row noise; deterministic per row."""
-    rng = np.random.default_rng(int(numbers[0]) + 7)
-    base = table[numbers % CLUSTERS]
-    noisy = base * rng.lognormal(0, 0.35, base.shape) + rng.normal(0, 0.08, base.shape)
-    return np.clip(noisy, 0, 6).astype(np.float32)
-
-
 def is_positive(numbers: np.ndarray) -> np.ndarray:
     """The bench tag: a tenth of the clusters, with 10 % of the labels flipped."""
     flip = np.random.default_rng(3).random(int(numbers.max()) + 1)[numbers] < 0.1

@@ -101,7 +101,7 @@ class Synthetic:
     """bench/scale.py's clusters (what the earlier scale figures used)."""
 
     def __init__(self, seed: int):
-        from scale import centres, vectors_for
+        from scale_common import centres, vectors_for
 
         self.table, self.vectors_for, self.offset = centres(), vectors_for, seed * 10**7
 

@@ -53,7 +53,13 @@ def shell(env: dict, code: str) -> str:
 
 
 def test_a_training_queued_after_an_idle_worker_was_killed_is_reported_failed(tmp_path):
-    cluster = start(tmp_path, "qcluster", MUSES_Q_WORKERS="1", MUSES_JOB_QUEUE_STALE_S=str(STALE_S))
+    cluster = start(
+        tmp_path,
+        "qcluster",
+        MUSES_Q_WORKERS="1",
+        MUSES_JOB_QUEUE_STALE_S=str(STALE_S),
+        MUSES_LOG_LEVEL="DEBUG",  # "ready for work" is per-worker chatter, quiet by default
+    )
     try:
         worker = int(
             re.search(r"ready for work at (\d+)", wait_for_line(cluster, "ready for work")).group(1)
