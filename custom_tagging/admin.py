@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonRespons
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
+from muses.jobs.admin_base import JobAdmin
 from rest_framework.exceptions import APIException
 
 from custom_tagging import exceptions as errors
@@ -45,7 +46,6 @@ from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.services.versions import version_activate
 from muses.admin_site import action_form, action_form_page, image_admin_extend
 from muses.collection.models import Image
-from muses.jobs.admin import JobAdmin
 from muses.jobs.services import job_cancel, job_expire_if_stale
 from muses.vision.models import ImageFeature
 

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from muses.jobs.admin_base import JobAdmin
 from rest_framework.exceptions import APIException
 
 from exporters.dataset import SPLITS
@@ -28,7 +29,6 @@ from muses.admin_site import (
     admin_page_register,
     image_admin_extend,
 )
-from muses.jobs.admin import JobAdmin
 from muses.jobs.models import JobState
 from muses.jobs.services import job_cancel, job_expire_if_stale
 from naive_classification import definitions, services

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muses.vision.decode import DecodedImage
+from muses.collection.decode import DecodedImage
 
 # Item fields' column sizes: longer values are cut, not refused.
 MAX_LENGTHS = {

@@ -21,11 +21,11 @@ from django.conf import settings
 from tqdm import tqdm
 
 from muses.collection import iiif, iiif_image
+from muses.collection.decode import ImageDecodeError, decode_image
 from muses.collection.fetch import Fetcher, FetchError
 from muses.collection.importers import FetchedImage, ImportRow, register, truncate_fields
 from muses.collection.models import Image
 from muses.json_limits import JsonRefused, json_loads
-from muses.vision.decode import ImageDecodeError, decode_image
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a manifest of a thousand-page book is a few MiB
 MAX_INFO_BYTES = 1024 * 1024
