@@ -9,7 +9,7 @@ from pathlib import Path
 from django.db import transaction
 
 from muses.collection.decode import ImageDecodeError
-from muses.collection.importers import FetchedImage, ImportRow
+from muses.collection.importers.rows import FetchedImage, ImportRow
 from muses.collection.models import IMAGE_ID_RE, Image, Item
 from muses.collection.services import ImageIdTaken, image_store
 
