@@ -26,8 +26,8 @@ django.setup()
 from PIL import Image as PILImage  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
+from muses.collection.decode import decode_image  # noqa: E402
 from muses.vision import efficientnet_lite0 as lite0  # noqa: E402
-from muses.vision.decode import decode_image  # noqa: E402
 
 INPUT = 224
 MIN_SIDE = round(INPUT * 256 / 224)  # what Backbone.decode asks for

@@ -38,7 +38,7 @@ def parse_args():
 
 def naive_dataset():
     """(image ids, class indices, class names, features) of every naively labelled image."""
-    from curation.services import naive_labelled
+    from curation.services.label_issue_reports import naive_labelled
     from muses.vision.index import feature_index
     from naive_classification import definitions
 
@@ -101,11 +101,11 @@ def planted_flips(ids, y, names, X, seeds: int) -> None:
 
 
 def real_issues(args) -> None:
-    from curation.services import REPORT_NAIVE, label_issues_compute
+    from curation.services.label_issue_reports import SUBJECT_NAIVE, label_issues_compute
     from muses.collection.models import Image
 
     start = time.perf_counter()
-    report = label_issues_compute(report=REPORT_NAIVE)  # what the job runs, timed here
+    report = label_issues_compute(subject=SUBJECT_NAIVE)  # what the job runs, timed here
     took = time.perf_counter() - start
     print(
         f"\nreal labels: {len(report.issues)} of {report.examples} flagged "

@@ -49,7 +49,7 @@ def ensure_map_and_user() -> None:
     from django.contrib.auth import get_user_model
 
     from curation.models import MapPoint
-    from curation.services import map_layout_compute
+    from curation.services.collection_map import map_layout_compute
 
     if not MapPoint.objects.exists():
         start = time.perf_counter()

@@ -39,7 +39,7 @@ def main():
     args = parser.parse_args()
     prepared_collection(args.var_dir)
     from curation.layout import layout, place, reduced
-    from curation.services import naive_labelled
+    from curation.services.label_issue_reports import naive_labelled
     from muses.vision.index import feature_index
 
     _, ids, X = feature_index().library()

@@ -44,8 +44,8 @@ import numpy as np  # noqa: E402
 from bench.tagging_common import TRAIN_PER_CLASS, Draw, concepts, draws, scored  # noqa: E402
 from custom_tagging import learning  # noqa: E402
 from custom_tagging.learning import TagClassifier  # noqa: E402
+from muses.collection.decode import decode_image  # noqa: E402
 from muses.vision.backbones import get_backbone  # noqa: E402
-from muses.vision.decode import decode_image  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "egyptian-cc0"
 CACHE = ROOT / "var" / "bench" / "tagging_quality_lite0.npz"

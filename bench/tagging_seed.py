@@ -172,9 +172,9 @@ def in_process(path: Path, repeats: int) -> tuple[float, float, float, float]:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
 
+    from muses.collection.decode import decode_image
     from muses.vision.backbones import get_backbone
     from muses.vision.batching import batcher_for
-    from muses.vision.decode import decode_image
 
     backbone = get_backbone("efficientnet_lite0")
     pixels = backbone.preprocess(decode_image(path).image)[None]

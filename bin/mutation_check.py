@@ -42,7 +42,7 @@ TAG_LEARNING_TESTS = (
     "tests/custom_tagging/test_train.py",
 )
 STATE_TESTS = ("tests/custom_tagging/test_set_state.py", "tests/custom_tagging/test_get_state.py")
-DECODE_TESTS = ("tests/vision/test_decode.py",)
+DECODE_TESTS = ("tests/collection/test_decode.py",)
 JOB_TESTS = (
     "tests/custom_tagging/test_status.py",
     "tests/custom_tagging/test_api_jobs.py",
@@ -165,28 +165,28 @@ MUTANTS = [
     # --- decoding ---------------------------------------------------------------------
     Mutant(
         "EXIF orientation ignored",
-        "muses/vision/decode.py",
+        "muses/collection/decode.py",
         "image = ImageOps.exif_transpose(image)",
         "image = image",
         DECODE_TESTS,
     ),
     Mutant(
         "transparent pixels composed over black",
-        "muses/vision/decode.py",
+        "muses/collection/decode.py",
         'background = PILImage.new("RGB", image.size, (255, 255, 255))',
         'background = PILImage.new("RGB", image.size, (0, 0, 0))',
         DECODE_TESTS,
     ),
     Mutant(
         "large JPEGs reduced below the network's input size",
-        "muses/vision/decode.py",
+        "muses/collection/decode.py",
         "scale = min_side / min(size)",
         "scale = min_side / max(size)",
         DECODE_TESTS,
     ),
     Mutant(
         "pixel limit not enforced",
-        "muses/vision/decode.py",
+        "muses/collection/decode.py",
         "if size[0] * size[1] > limit:",
         "if False:",
         DECODE_TESTS,
@@ -201,7 +201,7 @@ MUTANTS = [
     # --- review lists, duplicates, import, publishing, jobs (issue 25) --------------------
     Mutant(
         "label-issue review lists the least likely errors first",
-        "curation/services.py",
+        "curation/services/label_issue_reports.py",
         "for rank, k in enumerate(ranking.issues, start=1):",
         "for rank, k in enumerate(ranking.issues[::-1], start=1):",
         ("tests/curation/test_api_tag_label_issues.py", "tests/curation/test_label_issues.py"),

@@ -5,8 +5,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from curation import services
+from curation.label_issue_requests import naive_label_issues, tag_label_issues
 from curation.models import CurationJob
+from curation.services.label_issue_reports import (
+    SOURCE_ASSIGNMENT,
+    SOURCE_CURATOR,
+    SOURCE_WORDS,
+    LabelIssueReport,
+)
 from custom_tagging.api_base import COMMON_ERRORS, BaseApi, bool_param, error, int_param
 from custom_tagging.services.tags import tag_get
 from muses.collection.models import Image
@@ -37,7 +43,7 @@ class LabelIssueSerializer(serializers.Serializer):
         help_text="Out-of-fold probability of the suggested label."
     )
     source = serializers.ChoiceField(
-        choices=[services.SOURCE_WORDS, services.SOURCE_CURATOR, services.SOURCE_ASSIGNMENT],
+        choices=[SOURCE_WORDS, SOURCE_CURATOR, SOURCE_ASSIGNMENT],
         help_text="Where the given label comes from: record words, a curator, a tag assignment.",
     )
     word = serializers.CharField(help_text="The record's word that decided a naive class.")
@@ -85,7 +91,7 @@ def report_reply(report, page: tuple[int, int]) -> Response:
     return Response(ReportPendingSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
-def issue_page(report: services.LabelIssueReport, limit: int, offset: int) -> Response:
+def issue_page(report: LabelIssueReport, limit: int, offset: int) -> Response:
     page = report.issues[offset : offset + limit]
     images = Image.objects.select_related("item").in_bulk(
         [issue["image_id"] for issue in page], field_name="image_id"
@@ -119,7 +125,7 @@ class TagLabelIssuesApi(BaseApi):
     )
     def get(self, request, tag: str):
         page = page_params(request)
-        return report_reply(services.tag_label_issues(tag=tag_get(name=tag)), page)
+        return report_reply(tag_label_issues(tag=tag_get(name=tag)), page)
 
 
 class NaiveLabelIssuesApi(BaseApi):
@@ -137,4 +143,4 @@ class NaiveLabelIssuesApi(BaseApi):
     def get(self, request):
         page = page_params(request)
         include_curated = bool_param(request, "include_curated")
-        return report_reply(services.naive_label_issues(include_curated=include_curated), page)
+        return report_reply(naive_label_issues(include_curated=include_curated), page)

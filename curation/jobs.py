@@ -4,7 +4,8 @@ current labels is asked for and not cached), run in a queue worker with progress
 heartbeats and cancel."""
 
 from curation.models import CurationJob
-from curation.services import label_issues_compute, map_layout_compute
+from curation.services.collection_map import map_layout_compute
+from curation.services.label_issue_reports import label_issues_compute
 from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
 
 CURATION_TASK = "curation.tasks.curation_job_task"
@@ -50,7 +51,12 @@ def _label_issues(job: CurationJob) -> None:
         return job_succeed(model=CurationJob, pk=job.pk, result=result)
 
     progress(0.0)
-    label_issues_compute(**job.options, progress=progress, publish=publish)
+    label_issues_compute(
+        subject=job.options["report"],
+        tag_pk=job.options.get("tag_pk"),
+        progress=progress,
+        publish=publish,
+    )
 
 
 def _map_layout(job: CurationJob) -> None:

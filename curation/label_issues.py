@@ -6,7 +6,8 @@ probabilities: logistic heads on the stored features), then cleanlab's confident
 flags the examples whose image contradicts their label most confidently. Flagged examples come
 first in the ranking, least likely label first; the rest follow in the same order.
 
-Nothing here touches the database: :mod:`curation.services` gathers labels and features.
+Nothing here touches the database: :mod:`curation.services.label_issue_reports` gathers
+labels and features.
 """
 
 from __future__ import annotations

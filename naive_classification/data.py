@@ -16,7 +16,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from exporters.dataset import SPLITS, read_manifest
-from muses.vision.decode import decode_image
+from muses.collection.decode import decode_image
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE, without importing TensorFlow here
 # Augmentation strengths: small, because museum photographs are taken upright and centred.

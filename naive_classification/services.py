@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import transaction
 from tqdm import tqdm
 
+from muses.collection.decode import ImageDecodeError
 from muses.collection.media import local_image_files
 from muses.collection.models import Image
-from muses.vision.decode import ImageDecodeError
 from naive_classification import definitions
 from naive_classification.data import load_pixels
 from naive_classification.muses_cnn import FINE_TUNING_LEARNING_RATE, setup_classifier

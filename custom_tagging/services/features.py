@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from custom_tagging import exceptions as errors
+from muses.collection.decode import DecodedImage, ImageDecodeError
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
-from muses.vision.decode import DecodedImage, ImageDecodeError
 from muses.vision.index import FeatureIndex, IndexUnavailable, feature_index
 from muses.vision.store import (
     compatible_features,

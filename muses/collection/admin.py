@@ -2,9 +2,9 @@
 (or list) with a large preview on hover, filters by record, classes, tag labels and features,
 and bulk actions that label a whole selection through one intermediate page.
 
-Apps above the collection (custom tags, the naive classifier) add their columns, filters,
-actions and panels through ``muses.admin_site.image_admin_extend``; this module imports none
-of them.
+The apps built on the collection (vision, custom tags, the naive classifier) add their
+columns, filters, actions and panels through ``muses.admin_site.image_admin_extend``; this
+module imports none of them.
 """
 
 from django import forms
@@ -14,7 +14,6 @@ from django.utils.html import format_html, format_html_join
 
 from muses.admin_site import image_admin, placed, with_panels
 from muses.collection.models import Image, Item
-from muses.vision.admin import DuplicateGroupFilter, HasFeaturesFilter
 
 THUMB = "max-height:{}px;max-width:{}px;object-fit:contain;background:#111"
 RECORD_FIELDS = ("museum", "object_number", "title", "object_type", "medium", "period", "culture")
@@ -103,8 +102,6 @@ class ImageAdmin(admin.ModelAdmin):
         "item__object_type",
         "predicted_class",
         "curator_class",
-        HasFeaturesFilter,
-        DuplicateGroupFilter,
         "format",
     )
     search_fields = ("image_id", "item__title", "item__object_type", "item__object_number")

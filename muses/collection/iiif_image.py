@@ -14,7 +14,7 @@ import re
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from muses.collection.iiif import CanvasImage, service_level
+from muses.collection.iiif_painted import CanvasImage, service_level
 
 BOUND = 1024  # the longest side asked of an Image API server
 JPEG_QUALITY = 92  # a cut-out is encoded once more: keep it close to the fetched bytes

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from django.db import transaction
 
-from muses.collection.importers import FetchedImage, ImportRow
+from muses.collection.decode import ImageDecodeError
+from muses.collection.importers.rows import FetchedImage, ImportRow
 from muses.collection.models import IMAGE_ID_RE, Image, Item
 from muses.collection.services import ImageIdTaken, image_store
-from muses.vision.decode import ImageDecodeError
 
 BATCH_ROWS = 200  # rows per transaction: fast on SQLite, and a crash loses at most this much
 

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 
-from muses.vision.decode import ImageDecodeError
+from muses.collection.decode import ImageDecodeError
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from muses.collection.decode import DecodedImage, decode_image
 from muses.collection.media import local_path, save_content_addressed
 from muses.collection.models import IMAGE_ID_RE, Image, Item, new_image_id
-from muses.vision.decode import DecodedImage, decode_image
 
 EXTENSIONS = {
     "JPEG": "jpg",

@@ -8,7 +8,9 @@ class VisionConfig(AppConfig):
     verbose_name = "Vision (features)"
 
     def ready(self) -> None:
+        from muses.collection.signals import images_imported
         from muses.vision.models import ImageFeature
+        from muses.vision.receivers import images_imported_follow_up
 
         # A cache invalidation, not a workflow: however a feature row goes (an image
         # deleted in the admin, a cascade, a queryset delete), the shared index must stop
@@ -16,6 +18,7 @@ class VisionConfig(AppConfig):
         post_delete.connect(
             _feature_deleted, sender=ImageFeature, dispatch_uid="vision-index-tombstone"
         )
+        images_imported.connect(images_imported_follow_up, dispatch_uid="vision-after-import")
 
 
 def _feature_deleted(sender, instance, **kwargs) -> None:

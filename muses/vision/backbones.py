@@ -50,7 +50,7 @@ class Backbone:
     def decode(self, source, *, name: str = ""):
         """decode_image, letting a large JPEG decode at reduced scale: preprocessing never
         needs a short side over 256/224 of the input size."""
-        from muses.vision.decode import decode_image
+        from muses.collection.decode import decode_image
 
         return decode_image(source, name=name, min_side=round(self.input_size * 256 / 224))
 

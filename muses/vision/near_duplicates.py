@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from muses.collection.decode import ImageDecodeError, decode_image
 from muses.collection.models import Image
-from muses.vision.decode import ImageDecodeError, decode_image
 from muses.vision.duplicates import connected_groups, near_duplicate_pairs, perceptual_hash
 from muses.vision.index import feature_index
 from muses.vision.models import DuplicateGroup, DuplicateMember, ImageHash

@@ -14,10 +14,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from tqdm import tqdm
 
+from muses.collection.decode import ImageDecodeError
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, get_backbone
 from muses.vision.batching import batcher_for
-from muses.vision.decode import ImageDecodeError
 from muses.vision.index import IndexUnavailable, feature_index, index_append_features
 from muses.vision.index_file import IndexCorrupt, IndexMissing
 from muses.vision.inference import configured_family, family_filter, numerics_family

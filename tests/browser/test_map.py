@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def two_clusters(curator, numpy_backbone):
     """12 red jars and 12 blue coins with features, laid out on the map."""
-    from curation.services import map_layout_compute
+    from curation.services.collection_map import map_layout_compute
     from muses.collection.services import image_store
     from muses.vision.store import features_extract
 

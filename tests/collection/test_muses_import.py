@@ -188,7 +188,7 @@ def test_a_rerun_after_a_killed_import_queues_features_for_the_images_it_committ
 ):
     from unittest import mock
 
-    command = "muses.collection.management.commands.muses_import.features_enqueue"
+    command = "muses.vision.receivers.features_enqueue"
     # The process dies after the rows were committed, before their features were queued.
     with mock.patch(command, side_effect=KeyboardInterrupt), pytest.raises(KeyboardInterrupt):
         call_command("muses_import", str(small_collection), stdout=io.StringIO())

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from curation import services
 from curation.layout import layout, place
 from curation.models import MapPoint
+from curation.services import collection_map
 from custom_tagging.models import Assignment
 from muses.collection.models import Image
 from tests.curation.conftest import BLUE, RED, shade
@@ -50,15 +50,15 @@ def test_a_new_image_is_placed_beside_its_look_alikes_and_nothing_moves():
 
 
 def test_it_lays_out_every_image_with_features(reds_and_blues):
-    assert services.map_layout_compute() == 20
+    assert collection_map.map_layout_compute() == 20
     assert MapPoint.objects.filter(placed=False).count() == 20
 
 
 def test_images_added_later_are_placed_without_a_new_layout(reds_and_blues, record_images):
-    services.map_layout_compute()
+    collection_map.map_layout_compute()
     before = dict(MapPoint.objects.values_list("image_id", "x"))
     record_images([("Jar", "Vessel", RED)])
-    assert services.map_points_place_new() == 1
+    assert collection_map.map_points_place_new() == 1
     after = dict(MapPoint.objects.filter(placed=False).values_list("image_id", "x"))
     assert after == before
 
@@ -67,11 +67,11 @@ def test_no_features_yet_is_a_clear_error(db):
     from curation.exceptions import FeaturesMissing
 
     with pytest.raises(FeaturesMissing, match="muses_extract_features"):
-        services.map_layout_compute()
+        collection_map.map_layout_compute()
 
 
 def test_the_points_carry_positions_and_naive_classes(admin_client, reds_and_blues):
-    services.map_layout_compute()
+    collection_map.map_layout_compute()
     body = admin_client.get(POINTS).json()
     assert len(body["ids"]) == len(body["x"]) == len(body["values"]) == 20
     assert set(body["values"]) == {"vessel", "coin"}

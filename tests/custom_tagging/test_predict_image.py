@@ -21,7 +21,7 @@ def test_it_scores_a_stored_image_with_every_trained_tag(api, trained_tag, add_i
 def test_it_reads_stored_features_without_decoding_the_image(api, trained_tag, add_image):
     trained_tag("red")
     add_image("fresh-red", RED)
-    with mock.patch("muses.vision.decode.decode_image", side_effect=AssertionError("decoded")):
+    with mock.patch("muses.collection.decode.decode_image", side_effect=AssertionError("decoded")):
         assert api.get("/custom/predict/fresh-red").status_code == 200
 
 

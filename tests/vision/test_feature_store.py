@@ -39,7 +39,7 @@ def test_extraction_with_overlapping_forward_passes_stores_each_image_once_with_
 
 
 def test_extraction_matches_a_direct_forward_pass(tiny_backbone, make_image):
-    from muses.vision.decode import decode_image
+    from muses.collection.decode import decode_image
     from muses.vision.store import image_source
 
     image = make_image(color=(10, 200, 30))

@@ -4,86 +4,12 @@ An importer yields ``ImportRow``s; the shared import service stores them. Museum
 can be added later as further plugins without touching the command.
 """
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from muses.vision.decode import DecodedImage
-
-# Item fields' column sizes: longer values are cut, not refused.
-MAX_LENGTHS = {
-    "museum": 200,
-    "object_number": 200,
-    "object_type": 300,
-    "period": 300,
-    "culture": 300,
-    "license": 300,
-    "source_url": 1000,
-}
-
-
-@dataclass
-class FetchedImage:
-    """An image an importer downloaded (and decoded, to refuse non-images early)."""
-
-    data: bytes
-    name: str
-    decoded: DecodedImage | None = None
-    iiif_manifest: str = ""
-    iiif_canvas: str = ""
-    iiif_body: dict | None = None
-
-
-@dataclass
-class ImportRow:
-    line: int  # line number in the source, for error messages
-    fields: dict[str, str]  # Item fields, already mapped
-    image_path: Path | None = None
-    problems: list[str] = field(default_factory=list)
-    # Where the row came from when a line number says nothing (a manifest URL).
-    where: str = ""
-    images: list[FetchedImage] = field(default_factory=list)
-    # Images that could not be fetched: reported one per line, the record still imports.
-    image_failures: list[str] = field(default_factory=list)
-    # What the importer did differently from the obvious, one line each (a skipped canvas).
-    notes: list[str] = field(default_factory=list)
-    # The IIIF canvases this row's item shows: images imported earlier from them under
-    # another item (before their canvas had an object number) move to this one.
-    iiif_manifest: str = ""
-    iiif_canvases: list[str] = field(default_factory=list)
-
-
-def truncate_fields(fields: dict[str, str]) -> dict[str, str]:
-    return {k: v[: MAX_LENGTHS[k]] if k in MAX_LENGTHS else v for k, v in fields.items()}
-
-
-Importer = Callable[..., Iterator[ImportRow]]
-IMPORTERS: dict[str, Importer] = {}
-
-
-def register(
-    name: str, *, reads_urls: bool = False, batch_rows: int | None = None
-) -> Callable[[Importer], Importer]:
-    """``reads_urls``: the importer takes an http(s) URL as well as a file. ``batch_rows``:
-    rows stored per transaction, when the import service's default does not suit."""
-
-    def decorator(func: Importer) -> Importer:
-        func.reads_urls = reads_urls
-        func.batch_rows = batch_rows
-        IMPORTERS[name] = func
-        return func
-
-    return decorator
+# Importing the plugin modules registers their importers.
+from muses.collection.importers import adlib_importer, csv_importer, iiif_importer  # noqa: F401
+from muses.collection.importers.registry import IMPORTERS, Importer
 
 
 def get_importer(name: str) -> Importer:
-    # Importing the modules registers their importers.
-    from muses.collection.importers import (  # noqa: F401
-        adlib_importer,
-        csv_importer,
-        iiif_importer,
-    )
-
     try:
         return IMPORTERS[name]
     except KeyError:

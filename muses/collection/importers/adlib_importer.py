@@ -13,8 +13,9 @@ from pathlib import Path
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from muses.collection.importers import ImportRow, register, truncate_fields
 from muses.collection.importers.csv_importer import safe_join
+from muses.collection.importers.registry import register
+from muses.collection.importers.rows import ImportRow, truncate_fields
 
 # Adlib field tag (lower case) -> Item field; the first non-empty one wins.
 FIELD_TAGS: dict[str, tuple[str, ...]] = {

@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from muses.collection.importers import ImportRow, register, truncate_fields
+from muses.collection.importers.registry import register
+from muses.collection.importers.rows import ImportRow, truncate_fields
 
 # Source column -> Item field. The first non-empty source column wins. Besides MUSES' own
 # names and Dutch ones, the column names of common collection-system exports (matched after

@@ -21,11 +21,14 @@ from django.conf import settings
 from tqdm import tqdm
 
 from muses.collection import iiif, iiif_image
+from muses.collection.decode import ImageDecodeError, decode_image
 from muses.collection.fetch import Fetcher, FetchError
-from muses.collection.importers import FetchedImage, ImportRow, register, truncate_fields
+from muses.collection.iiif_json import IIIFError, doc_id, doc_kind
+from muses.collection.iiif_painted import CanvasImage
+from muses.collection.importers.registry import register
+from muses.collection.importers.rows import FetchedImage, ImportRow, truncate_fields
 from muses.collection.models import Image
 from muses.json_limits import JsonRefused, json_loads
-from muses.vision.decode import ImageDecodeError, decode_image
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a manifest of a thousand-page book is a few MiB
 MAX_INFO_BYTES = 1024 * 1024
@@ -38,7 +41,7 @@ IMAGES_IN_FLIGHT_PER_WORKER = 4  # downloaded images waiting to be stored, per t
 @dataclass
 class _Pending:
     row: ImportRow
-    downloads: list[tuple[iiif.CanvasImage, Future]]
+    downloads: list[tuple[CanvasImage, Future]]
 
 
 # One object per transaction: its images are in memory until it is stored, and a stopped
@@ -97,7 +100,7 @@ def walk(source: str | Path, fetcher: Fetcher) -> Iterator[tuple[str, dict | str
         if isinstance(document, str):
             yield location, document
             continue
-        kind, identity = iiif.doc_kind(document), iiif.doc_id(document) or location
+        kind, identity = doc_kind(document), doc_id(document) or location
         if identity in read_ids:
             continue  # the same document under a second URL
         read_ids.add(identity)
@@ -178,14 +181,14 @@ def _is_url(location: str) -> bool:
 
 def _rows(
     number: int, where: str, document, museum: str, language: str
-) -> list[tuple[ImportRow, list[iiif.CanvasImage]]]:
+) -> list[tuple[ImportRow, list[CanvasImage]]]:
     """One row per object the manifest shows, with the canvases to fetch for it; a single
     row with its problem when the document cannot be used."""
     if isinstance(document, str):
         return [(ImportRow(line=number, fields={}, where=where, problems=[document]), [])]
     try:
         record = iiif.manifest_record(document, museum=museum, language=language)
-    except iiif.IIIFError as exc:
+    except IIIFError as exc:
         return [(ImportRow(line=number, fields={}, where=where, problems=[str(exc)]), [])]
     if not record.objects:
         problem = "no canvas paints an image MUSES can import (see the notes)"
@@ -237,7 +240,7 @@ def _finish(entry: _Pending) -> ImportRow:
     return entry.row
 
 
-def download(canvas: iiif.CanvasImage, manifest_id: str, fetcher: Fetcher) -> FetchedImage:
+def download(canvas: CanvasImage, manifest_id: str, fetcher: Fetcher) -> FetchedImage:
     """The canvas's image at a bounded size, its selection applied, decoded; FetchError,
     ImageDecodeError or SelectionError."""
     for url in (canvas.service_id, canvas.url):
@@ -264,7 +267,7 @@ def download(canvas: iiif.CanvasImage, manifest_id: str, fetcher: Fetcher) -> Fe
     )
 
 
-def _image_info(canvas: iiif.CanvasImage, fetcher: Fetcher) -> dict | None:
+def _image_info(canvas: CanvasImage, fetcher: Fetcher) -> dict | None:
     """The service's info.json, for the image's size and features; None when it cannot
     be read (the image is then asked at the bounded size). A server that does not answer
     at all fails the canvas here rather than being waited on twice."""

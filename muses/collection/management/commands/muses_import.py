@@ -7,8 +7,7 @@ from tqdm import tqdm
 
 from muses.collection.importers import get_importer
 from muses.collection.imports import BATCH_ROWS, collection_import
-from muses.vision.near_duplicates import new_images_duplicates
-from muses.vision.tasks import features_enqueue, images_of_items_missing_features
+from muses.collection.signals import images_imported
 
 
 class Command(BaseCommand):
@@ -77,22 +76,13 @@ class Command(BaseCommand):
         )
         if report.imported == 0:
             raise CommandError(f"nothing could be imported from {path}")
-        if not options["no_features"]:
-            self._features_queue(report)
-        if report.new_image_pks:
-            self.stdout.write(new_images_duplicates(image_pks=report.new_image_pks))
-
-    def _features_queue(self, report) -> None:
-        """Features for every image of the source that has none: the new ones, and those a
-        killed earlier run committed without queueing (or whose job was lost)."""
-        pks = images_of_items_missing_features(item_pks=report.item_pks)
-        pks = sorted(set(pks) | set(report.new_image_pks))
-        if not pks:
-            return
-        jobs = features_enqueue(image_pks=pks)
-        earlier = len(set(pks) - set(report.new_image_pks))
-        note = f" ({earlier} imported earlier without features)" if earlier else ""
-        self.stdout.write(f"queued feature extraction for {len(pks)} images in {jobs} job(s){note}")
+        # Features and near-duplicates: the vision app's work, done on its receiver.
+        images_imported.send(
+            sender=self.__class__,
+            report=report,
+            queue_features=not options["no_features"],
+            say=self.stdout.write,
+        )
 
 
 def _source(raw: str, importer, importer_name: str) -> Path | str:

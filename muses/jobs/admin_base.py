@@ -1,9 +1,8 @@
 """The admin base of every job model: filter by state, cancel the selected jobs, say when
 jobs wait for a queue worker that is not there; read-only otherwise. Each app registers its
-job models with a subclass (list columns, its own fields)."""
+job models with a subclass (list columns, its own fields), from its own admin module."""
 
 from django.contrib import admin, messages
-from django.urls import reverse
 from rest_framework.exceptions import APIException
 
 from muses.jobs import workers
@@ -20,19 +19,6 @@ def cancel_jobs(modeladmin, request, queryset):
         except APIException:
             pass
     modeladmin.message_user(request, f"{cancelled} jobs cancelled.", messages.SUCCESS)
-
-
-def job_followed(job, prefix: str = "") -> dict:
-    """What admin/muses/job_status.html needs to follow a job on a page that waits on it:
-    ``<prefix>job``, its /status URL (polled) and its admin page (linked if it fails)."""
-    meta = job._meta
-    return {
-        f"{prefix}job": job,
-        f"{prefix}status_url": reverse("status", args=[job.task_id]),
-        f"{prefix}job_url": reverse(
-            f"admin:{meta.app_label}_{meta.model_name}_change", args=[job.pk]
-        ),
-    }
 
 
 class JobAdmin(admin.ModelAdmin):

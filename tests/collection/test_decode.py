@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from muses.vision.decode import ImageDecodeError, decode_image
+from muses.collection.decode import ImageDecodeError, decode_image
 from tests.conftest import encode_image
 
 

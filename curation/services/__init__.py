@@ -1,0 +1,2 @@
+"""Curation workflows, one concern a module: label-issue reports, the one-click fixes,
+the map of the collection."""
