@@ -65,7 +65,7 @@ def collection_signals():
     """(image ids, features, perceptual hashes) of the stored collection."""
     from muses.collection.models import Image
     from muses.vision.duplicates import perceptual_hash
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
 
     _, ids, X = feature_index().library()
     files = dict(Image.objects.values_list("image_id", "file"))

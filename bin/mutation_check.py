@@ -256,7 +256,7 @@ MUTANTS = [
     # --- similar-image search -----------------------------------------------------------
     Mutant(
         "similar search probes the farthest cells",
-        "muses/vision/index_cells.py",
+        "muses/vision/feature_index/cells.py",
         "order = np.argsort(np.square(self.centroids - point).sum(axis=1))",
         "order = np.argsort(-np.square(self.centroids - point).sum(axis=1))",
         ("tests/vision/test_similar_cells.py",),

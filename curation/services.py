@@ -32,7 +32,7 @@ from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
 from muses.collection.models import Image
 from muses.jobs.models import UNFINISHED_STATES, JobState
 from muses.jobs.services import job_expire_if_stale
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from naive_classification import definitions
 from naive_classification import services as naive
 

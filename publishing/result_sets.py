@@ -10,7 +10,7 @@ from custom_tagging.models import Assignment, CustomTag
 from custom_tagging.services.features import shared_index
 from custom_tagging.services.predictions import models_for_tag
 from muses.collection.models import Image
-from muses.vision.index import IndexUnavailable
+from muses.vision.feature_index.errors import IndexUnavailable
 from publishing.exceptions import ResultSetEmpty
 from publishing.manifests import ResultSet
 

@@ -10,7 +10,8 @@ from custom_tagging import exceptions as errors
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
 from muses.vision.decode import DecodedImage, ImageDecodeError
-from muses.vision.index import FeatureIndex, IndexUnavailable, feature_index
+from muses.vision.feature_index.errors import IndexUnavailable
+from muses.vision.feature_index.handle import FeatureIndex, feature_index
 from muses.vision.store import (
     compatible_features,
     extraction_announced,

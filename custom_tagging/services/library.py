@@ -21,7 +21,7 @@ from muses.collection.media import local_path
 from muses.csv_export import SafeCsvWriter
 from muses.jobs.models import JobState
 from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
-from muses.vision.index import FeatureIndex
+from muses.vision.feature_index.handle import FeatureIndex
 from muses.vision.store import (
     features_extract,
     images_missing_features,

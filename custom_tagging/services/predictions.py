@@ -26,7 +26,8 @@ from custom_tagging.services.features import (
 )
 from custom_tagging.services.tags import tag_get, tag_name_validate
 from muses.collection.models import Image
-from muses.vision.index import IndexUnavailable, image_ids_of
+from muses.vision.feature_index.errors import IndexUnavailable
+from muses.vision.feature_index.selectors import image_ids_of
 from muses.vision.store import (
     compatible_features,
     features_extract,

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from muses.collection.models import Image
 from muses.vision.decode import ImageDecodeError, decode_image
 from muses.vision.duplicates import connected_groups, near_duplicate_pairs, perceptual_hash
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from muses.vision.models import DuplicateGroup, DuplicateMember, ImageHash
 from muses.vision.store import image_source
 
