@@ -348,7 +348,8 @@ _creation_locks: dict[str, threading.Lock] = {}
 
 
 def feature_index(backbone: str | None = None) -> FeatureIndex:
-    """This process's handle on the index of a backbone's feature space."""
+    """This process's handle on the index of a backbone's feature space (by default
+    MUSES_BACKBONE's, the one every request reads)."""
     backbone = backbone or settings.MUSES_BACKBONE
     key = index_name(backbone)  # a process that changes its precision reads another index
     with _indexes_lock:
