@@ -208,10 +208,10 @@ MUTANTS = [
     ),
     Mutant(
         "near-duplicate search of new images drops the pairs only the old images see",
-        "muses/vision/duplicates.py",
+        "muses/vision/near_duplicate_signals.py",
         "pairs.update(_reverse_pairs(unit, hashes, wanted, thresholds))",
         "pass",
-        ("tests/vision/test_duplicates.py", "tests/vision/test_near_duplicates.py"),
+        ("tests/vision/test_near_duplicate_signals.py", "tests/vision/test_near_duplicates.py"),
     ),
     Mutant(
         "Adlib importer falls back to English when the record's own language tag is asked",

@@ -16,7 +16,7 @@ from rest_framework.exceptions import APIException
 from muses.admin_site import AdminPage, admin_page_register
 from muses.jobs.admin import JobAdmin, job_followed
 from muses.jobs.models import JobState
-from muses.vision.jobs import duplicates_find_enqueue
+from muses.vision.job_kinds import duplicates_find_enqueue
 from muses.vision.models import DuplicateGroup, DuplicateMember, ImageFeature, VisionJob
 from muses.vision.near_duplicates import duplicate_group_keep, duplicate_group_merge
 

@@ -6,7 +6,7 @@ from django_q.tasks import async_task
 from muses.collection.models import Image
 from muses.jobs.services import job_task_failed
 from muses.vision.backbones import get_backbone
-from muses.vision.jobs import vision_job_run
+from muses.vision.job_kinds import vision_job_run
 from muses.vision.models import VisionJob
 from muses.vision.near_duplicates import duplicates_find
 from muses.vision.store import features_extract, images_missing_features
