@@ -259,7 +259,7 @@ MUTANTS = [
         "muses/vision/feature_index/cells.py",
         "order = np.argsort(np.square(self.centroids - point).sum(axis=1))",
         "order = np.argsort(-np.square(self.centroids - point).sum(axis=1))",
-        ("tests/vision/test_similar_cells.py",),
+        ("tests/vision/feature_index/test_similar_cells.py",),
     ),
 ]
 

@@ -15,7 +15,7 @@ from muses.vision.feature_index.format import HEADER_BYTES
 from muses.vision.feature_index.rewrite import index_compact
 from muses.vision.feature_index.swap import index_create
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DIM = 8
 NAME = "space"
 
@@ -46,7 +46,7 @@ WRITER = """
     import sys
     import numpy as np
     from muses.vision.feature_index.file import FeatureIndexFile
-    from tests.vision.test_feature_index import NAME, vectors_for
+    from tests.vision.feature_index.test_file import NAME, vectors_for
 
     import os, time
 
@@ -103,7 +103,7 @@ def test_a_crash_in_the_middle_of_an_append_leaves_an_index_that_opens_without_i
         import os, sys
         import numpy as np
         from muses.vision.feature_index.file import FeatureIndexFile
-        from tests.vision.test_feature_index import NAME, vectors_for
+        from tests.vision.feature_index.test_file import NAME, vectors_for
 
         # Die after the rows are written, before the header says they exist.
         FeatureIndexFile._write_live = lambda *args, **kwargs: os._exit(9)
