@@ -27,7 +27,6 @@ training 10k labels <= 2 s; library job 1M x 20 tags <= 60 s.
 """
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -73,7 +72,6 @@ TARGETS_1M = {
 # --- synthetic features -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
 def is_positive(numbers: np.ndarray) -> np.ndarray:
     """The bench tag: a tenth of the clusters, with 10 % of the labels flipped."""
     flip = np.random.default_rng(3).random(int(numbers.max()) + 1)[numbers] < 0.1
