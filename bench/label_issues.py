@@ -39,7 +39,7 @@ def parse_args():
 def naive_dataset():
     """(image ids, class indices, class names, features) of every naively labelled image."""
     from curation.services.label_issue_reports import naive_labelled
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
     from naive_classification import definitions
 
     labelled = naive_labelled()

@@ -40,7 +40,7 @@ def main():
     prepared_collection(args.var_dir)
     from curation.layout import layout, place, reduced
     from curation.services.label_issue_reports import naive_labelled
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
 
     _, ids, X = feature_index().library()
     labelled = naive_labelled()

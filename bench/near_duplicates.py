@@ -1,6 +1,6 @@
 """Near-duplicate detection on the Egyptian CC0 collection: plant near-duplicates made from
 200 collection images among the 2,129 and report recall and precision at the shipped
-thresholds (muses.vision.duplicates).
+thresholds (muses.vision.near_duplicate_signals).
 
     .venv/bin/python bench/near_duplicates.py [--var-dir /tmp/muses-curation] [--seed 0]
         [--copies 200] [--sweep]
@@ -64,8 +64,8 @@ def edited(picture: PILImage.Image, edit: str, rng) -> bytes:
 def collection_signals():
     """(image ids, features, perceptual hashes) of the stored collection."""
     from muses.collection.models import Image
-    from muses.vision.duplicates import perceptual_hash
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
+    from muses.vision.near_duplicate_signals import perceptual_hash
 
     _, ids, X = feature_index().library()
     files = dict(Image.objects.values_list("image_id", "file"))
@@ -94,7 +94,7 @@ def planted(ids, files, copies: int, seed: int):
 
 def copy_signals(made):
     from muses.vision.backbones import get_backbone
-    from muses.vision.duplicates import perceptual_hash
+    from muses.vision.near_duplicate_signals import perceptual_hash
 
     backbone = get_backbone()
     pixels = np.stack(
@@ -144,7 +144,7 @@ def pair_sheet(ids, files, pairs, path: str, cell: int = 160) -> None:
 
 def raw(features, hashes, thresholds, originals: int, made) -> None:
     """The same rules on raw cosines (features not centred): why the shipped ones centre."""
-    from muses.vision.duplicates import near_duplicate_pairs
+    from muses.vision.near_duplicate_signals import near_duplicate_pairs
 
     origin = np.zeros(features.shape[1], np.float32)
     pairs = near_duplicate_pairs(features, hashes, thresholds=thresholds, center=origin)
@@ -159,7 +159,11 @@ def raw(features, hashes, thresholds, originals: int, made) -> None:
 def main():
     args = parse_args()
     prepared_collection(args.var_dir)
-    from muses.vision.duplicates import Thresholds, connected_groups, near_duplicate_pairs
+    from muses.vision.near_duplicate_signals import (
+        Thresholds,
+        connected_groups,
+        near_duplicate_pairs,
+    )
 
     ids, X, hashes, files = collection_signals()
     made = planted(ids, files, args.copies, args.seed)

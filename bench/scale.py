@@ -27,7 +27,6 @@ training 10k labels <= 2 s; library job 1M x 20 tags <= 60 s.
 """
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -73,7 +72,6 @@ TARGETS_1M = {
 # --- synthetic features -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
 def is_positive(numbers: np.ndarray) -> np.ndarray:
     """The bench tag: a tenth of the clusters, with 10 % of the labels flipped."""
     flip = np.random.default_rng(3).random(int(numbers.max()) + 1)[numbers] < 0.1
@@ -186,7 +184,7 @@ def _drop_databases(sizes: list[int]) -> None:
 
 def rebuild(rows: int) -> None:
     """Index rebuild from the database and check, timed; kept for `measure`."""
-    from muses.vision.index import index_check, index_rebuild
+    from muses.vision.feature_index.maintenance import index_check, index_rebuild
 
     assert stored_rows() >= rows, f"fill first: {stored_rows():,} rows stored"
     result = {"rows": stored_rows()}
@@ -203,7 +201,7 @@ def rebuild(rows: int) -> None:
 def measure(rows: int) -> None:
     """Every request-path figure in fresh processes, then compaction; the index must have
     been rebuilt for this N (the `rebuild` action)."""
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
 
     result = {"rows": stored_rows(), "date": datetime.now(UTC).isoformat()}
     assert result["rows"] >= rows, f"fill first: {result['rows']:,} rows stored"
@@ -336,7 +334,7 @@ def probe() -> dict:
     from custom_tagging.services.predictions import batch_predict, image_similar, tag_suggest
     from custom_tagging.services.training import tag_train, training_data_get
     from muses.collection.models import Image
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
 
     baseline = _memory()
     start = time.perf_counter()
@@ -382,7 +380,7 @@ def _similar_recall(index, queries: int = 100) -> float:
     """recall@10 of the search requests use (cells past MUSES_INDEX_CELLS_MIN_ROWS) against
     one exact pass over the same float16 rows, on a sample of the library's own rows, each
     query's own row left out (what `muses_index check` reports)."""
-    from muses.vision.index_recall import sampled_recall
+    from muses.vision.feature_index.recall import sampled_recall
 
     return sampled_recall(index.file(), probe=settings.MUSES_SIMILAR_PROBE, sample=queries).mean
 
@@ -391,7 +389,7 @@ def _add_rows(n: int) -> list[str]:
     """n new images stored the way an upload stores them (row, then append)."""
     from muses.collection.models import Image
     from muses.vision.backbones import Backbone
-    from muses.vision.index import index_append_features
+    from muses.vision.feature_index.hooks import index_append_features
     from muses.vision.store import feature_row
 
     backbone = Backbone(
@@ -444,7 +442,7 @@ def _library_job(tags: list[str]) -> float:
 def share() -> dict:
     """A second fresh process that touches every page of the index (one exact pass):
     its private memory stays small, the index is shared."""
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
 
     baseline = _memory()
     handle = feature_index(BACKBONE).file()
@@ -515,8 +513,9 @@ def paths() -> None:
     read against a look-up of each chunk's scattered pks (what the library job did before),
     and float16 widened by numpy's cast against the shifts of as_float32 (bit-identical),
     on the index's own rows."""
-    from muses.vision.index import ImageNames, feature_index, image_ids_of
-    from muses.vision.index_file import as_float32
+    from muses.vision.feature_index.handle import feature_index
+    from muses.vision.feature_index.selectors import ImageNames, image_ids_of
+    from muses.vision.feature_index.widen import as_float32
 
     handle = feature_index(BACKBONE).file()
     rows = handle.rows()

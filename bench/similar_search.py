@@ -18,8 +18,9 @@ Queries are fresh rows of the same generator (another seed), never in the index,
 row is its own neighbour. Truth is exact cosine top-100 over the float32 rows. Each method
 answers every query: recall@10 and @100 (mean; the worst query; queries below 0.5),
 p50 / p95 of one query at a time (k=10), build time. Our index is the product's own file
-(index_create + index_partition, searched by muses.vision.index.file_nearest); ``--before``
-adds cells trained on the raw vectors, as they were before they were normalised.
+(index_create + index_partition, searched by
+muses.vision.feature_index.search.file_nearest); ``--before`` adds cells trained on the raw
+vectors, as they were before they were normalised.
 """
 
 import argparse
@@ -66,7 +67,7 @@ def real_features(work: Path) -> np.ndarray:
             check=True,
         )
         code = (
-            "import numpy as np; from muses.vision.index import feature_index; "
+            "import numpy as np; from muses.vision.feature_index.handle import feature_index; "
             f"np.save({str(cache)!r}, feature_index().library()[2])"
         )
         env = os.environ | {"MUSES_VAR_DIR": str(var_dir)}
@@ -182,8 +183,8 @@ def measure(name: str, setting: str, search, queries, truth, build_s: float) -> 
 def our_index(work: Path, name: str, generator, rows: int, *, normalise: bool, truth=None):
     """The product's index file of the rows, grouped into cells (the truth fed the same
     rows on the way when given); (handle, build seconds of the cells)."""
-    from muses.vision import index_file
-    from muses.vision.index_file import FeatureIndexFile
+    from muses.vision.feature_index import rewrite, swap
+    from muses.vision.feature_index.file import FeatureIndexFile
 
     def batches():
         for start, block in chunks(generator, rows):
@@ -192,20 +193,20 @@ def our_index(work: Path, name: str, generator, rows: int, *, normalise: bool, t
             numbers = np.arange(start, start + len(block), dtype=np.int64) + 1
             yield numbers, numbers, block
 
-    index_file.index_create(work, name, dim=DIM, dtype="float16", batches=batches())
-    trained = index_file.cells_train
+    swap.index_create(work, name, dim=DIM, dtype="float16", batches=batches())
+    trained = rewrite.cells_train
     if not normalise:  # the cells as they were made before (for the comparison only)
-        index_file.cells_train = lambda m: trained(m, normalise=False)
+        rewrite.cells_train = lambda m: trained(m, normalise=False)
     start = time.perf_counter()
     try:
-        index_file.index_partition(work, name)
+        rewrite.index_partition(work, name)
     finally:
-        index_file.cells_train = trained
+        rewrite.cells_train = trained
     return FeatureIndexFile(work, name), time.perf_counter() - start
 
 
 def run_ours(work, generator, rows, queries, exact: ExactTop, probes, before: bool):
-    from muses.vision.index import file_nearest
+    from muses.vision.feature_index.search import file_nearest
 
     results, truth = [], None
     variants = [("cells of unit vectors", True)] + ([("cells of raw vectors", False)] * before)

@@ -37,7 +37,8 @@ from custom_tagging.models import Assignment, CustomTag, TagVersion  # noqa: E40
 from custom_tagging.services.predictions import batch_predict  # noqa: E402
 from custom_tagging.services.training import tag_train, training_data_get  # noqa: E402
 from muses.collection.models import Image  # noqa: E402
-from muses.vision.index import feature_index, index_rebuild  # noqa: E402
+from muses.vision.feature_index.handle import feature_index  # noqa: E402
+from muses.vision.feature_index.maintenance import index_rebuild  # noqa: E402
 from muses.vision.models import ImageFeature  # noqa: E402
 
 FEATURE_DIM = 1280

@@ -208,10 +208,10 @@ MUTANTS = [
     ),
     Mutant(
         "near-duplicate search of new images drops the pairs only the old images see",
-        "muses/vision/duplicates.py",
+        "muses/vision/near_duplicate_signals.py",
         "pairs.update(_reverse_pairs(unit, hashes, wanted, thresholds))",
         "pass",
-        ("tests/vision/test_duplicates.py", "tests/vision/test_near_duplicates.py"),
+        ("tests/vision/test_near_duplicate_signals.py", "tests/vision/test_near_duplicates.py"),
     ),
     Mutant(
         "Adlib importer falls back to English when the record's own language tag is asked",
@@ -256,10 +256,10 @@ MUTANTS = [
     # --- similar-image search -----------------------------------------------------------
     Mutant(
         "similar search probes the farthest cells",
-        "muses/vision/index_cells.py",
+        "muses/vision/feature_index/cells.py",
         "order = np.argsort(np.square(self.centroids - point).sum(axis=1))",
         "order = np.argsort(-np.square(self.centroids - point).sum(axis=1))",
-        ("tests/vision/test_similar_cells.py",),
+        ("tests/vision/feature_index/test_similar_cells.py",),
     ),
 ]
 

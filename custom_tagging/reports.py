@@ -12,7 +12,7 @@ from django.db.models import Count, Max
 
 from custom_tagging.learning import sigmoid
 from custom_tagging.models import Assignment, TagVersion
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 
 
 @dataclass

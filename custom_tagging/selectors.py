@@ -11,7 +11,7 @@ from custom_tagging.models import (
     TagVersion,
 )
 from muses.collection.models import Image
-from muses.vision.index import any_of
+from muses.db import any_of
 
 POSITIVE, NEGATIVE = Assignment.Label.POSITIVE, Assignment.Label.NEGATIVE
 

@@ -34,7 +34,7 @@ from custom_tagging.services.tags import tag_name_validate
 from custom_tagging.services.versions import LinearHead, version_create
 from custom_tagging.tar_reading import read_tar_members
 from muses.collection.models import IMAGE_ID_RE, Image
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from muses.vision.inference import (
     FP32_FAMILY,
     configured_family,

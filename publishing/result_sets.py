@@ -7,10 +7,10 @@ from django.db.models import F
 
 from custom_tagging import exceptions as errors
 from custom_tagging.models import Assignment, CustomTag
-from custom_tagging.services.features import shared_index
 from custom_tagging.services.predictions import models_for_tag
 from muses.collection.models import Image
-from muses.vision.index import IndexUnavailable
+from muses.vision.feature_index.errors import IndexUnavailable
+from muses.vision.feature_index.handle import feature_index
 from publishing.exceptions import ResultSetEmpty
 from publishing.manifests import ResultSet
 
@@ -79,7 +79,7 @@ def _top_scored(models, n: int) -> tuple[np.ndarray, np.ndarray]:
     threshold = models.thresholds[0]
     best_pks, best_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     try:
-        for image_pks, vectors, live in shared_index().sample_blocks(
+        for image_pks, vectors, live in feature_index().sample_blocks(
             settings.MUSES_SUGGEST_MAX_ROWS
         ):
             scores = models.scores(vectors)[:, 0]

@@ -90,7 +90,7 @@ def tiny_backbone(settings):
 def fresh_feature_index(settings, tmp_path):
     """The feature index outlives a test's database transaction: each test gets its own
     index directory and no handle of an earlier test."""
-    from muses.vision.index import feature_indexes_close
+    from muses.vision.feature_index.handle import feature_indexes_close
 
     settings.MUSES_INDEX_DIR = tmp_path / "index"
     feature_indexes_close()

@@ -16,7 +16,7 @@ from custom_tagging.services.tags import assignments_set_many, tag_get_or_create
 from exporters.naive.muses_exporter_plugin import label_image
 from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
 from muses.collection.models import Image
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from naive_classification import definitions
 from naive_classification import services as naive
 

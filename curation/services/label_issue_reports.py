@@ -21,7 +21,7 @@ from custom_tagging import learning
 from custom_tagging.models import Assignment, CustomTag
 from exporters.naive.muses_exporter_plugin import CURATOR_FIELD, candidate_images, label_image
 from exporters.naive.muses_exporter_plugin import labeller as naive_labeller
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from naive_classification import definitions
 
 # Reports are cached by a digest of their labels and features: the same labels give the

@@ -10,7 +10,8 @@ from custom_tagging import exceptions as errors
 from muses.collection.decode import DecodedImage, ImageDecodeError
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, BackboneUnavailable, get_backbone
-from muses.vision.index import FeatureIndex, IndexUnavailable, feature_index
+from muses.vision.feature_index.errors import IndexUnavailable
+from muses.vision.feature_index.handle import FeatureIndex
 from muses.vision.store import (
     compatible_features,
     extraction_announced,
@@ -41,11 +42,6 @@ def upload_decode(*, data: bytes, name: str) -> tuple[DecodedImage, np.ndarray, 
         except ImageDecodeError as exc:
             raise errors.InvalidImage(str(exc))
         return decoded, features_of_pixels(backbone.preprocess(decoded.image), backbone), backbone
-
-
-def shared_index() -> FeatureIndex:
-    """The machine's index of the configured backbone's stored vectors."""
-    return feature_index(settings.MUSES_BACKBONE)
 
 
 def vectors_lookup(

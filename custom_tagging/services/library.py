@@ -15,13 +15,13 @@ from custom_tagging.models import (
     PredictionJob,
 )
 from custom_tagging.scoring import ActiveModels, active_models, csv_lines
-from custom_tagging.services.features import backbone_get, shared_index
+from custom_tagging.services.features import backbone_get
 from custom_tagging.services.predictions import models_for_names
 from muses.collection.media import local_path
 from muses.csv_export import SafeCsvWriter
 from muses.jobs.models import JobState
 from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
-from muses.vision.index import FeatureIndex
+from muses.vision.feature_index.handle import FeatureIndex, feature_index
 from muses.vision.store import (
     features_extract,
     images_missing_features,
@@ -55,7 +55,7 @@ def _library_predict(job: PredictionJob) -> None:
         features_extract(images=images_missing, backbone=backbone_get())
     job_progress(model=PredictionJob, pk=job.pk, fraction=0.1)
     models = active_models(job.tag_names)
-    index = shared_index()
+    index = feature_index()
     index.sync()  # rows another machine stored, deletions it made: the CSV is the library
     total = index.live_count()
     relative, written = _store_predictions_csv(

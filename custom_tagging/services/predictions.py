@@ -20,13 +20,14 @@ from custom_tagging.selectors import unlabelled_image_ids
 from custom_tagging.services.features import (
     backbone_get,
     image_features_get,
-    shared_index,
     upload_features_compute,
     vectors_lookup,
 )
 from custom_tagging.services.tags import tag_get, tag_name_validate
 from muses.collection.models import Image
-from muses.vision.index import IndexUnavailable, image_ids_of
+from muses.vision.feature_index.errors import IndexUnavailable
+from muses.vision.feature_index.handle import feature_index
+from muses.vision.feature_index.selectors import image_ids_of
 from muses.vision.store import (
     compatible_features,
     features_extract,
@@ -127,14 +128,14 @@ def batch_predict(*, image_ids: list[str], tag_names: list[str] | None = None) -
         raise errors.InvalidQuery(f"At most {MAX_BATCH_IMAGES} image ids per call.")
     models = models_for_names(tag_names=tag_names)
     unique = list(dict.fromkeys(image_ids))
-    found, vectors = vectors_lookup(index=shared_index(), image_ids=unique)
+    found, vectors = vectors_lookup(index=feature_index(), image_ids=unique)
     known = set(found)
     unknown = [i for i in unique if i not in known] if len(found) < len(unique) else []
     pending, detail = [], ""
     if unknown:
         unknown, pending, detail = _missing_features_compute(image_ids=unknown)
         if len(pending) + len(unknown) < len(set(unique) - known):  # some were computed
-            found, vectors = vectors_lookup(index=shared_index(), image_ids=unique)
+            found, vectors = vectors_lookup(index=feature_index(), image_ids=unique)
     return BatchPrediction(found, unknown, models, models.scores(vectors), pending, detail)
 
 
@@ -220,7 +221,7 @@ def _least_certain(models: ActiveModels, k: int) -> tuple[np.ndarray, np.ndarray
     threshold = models.thresholds[0]
     best_pks, best_scores = [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     try:
-        blocks = shared_index().sample_blocks(settings.MUSES_SUGGEST_MAX_ROWS)
+        blocks = feature_index().sample_blocks(settings.MUSES_SUGGEST_MAX_ROWS)
         for image_pks, vectors, live in blocks:
             scores = models.scores(vectors)[:, 0]
             margin = np.where(live, np.abs(scores - threshold), np.inf)
@@ -245,11 +246,11 @@ def _closest(margin: np.ndarray, k: int) -> np.ndarray:
 def image_similar(*, image: Image, n: int = 10) -> list[dict]:
     """Nearest stored images by cosine similarity of their features."""
     try:
-        query = shared_index().vector_of_image(image.pk)  # no query when it is indexed
+        query = feature_index().vector_of_image(image.pk)  # no query when it is indexed
         if query is None:
             query = image_features_get(image=image)
         # One more than asked: the image itself is usually its own nearest.
-        nearest = shared_index().nearest(query, n + 1)
+        nearest = feature_index().nearest(query, n + 1)
     except IndexUnavailable as exc:
         raise errors.FeaturesUnavailable(str(exc))
     names = image_ids_of(pk for pk, _ in nearest)

@@ -14,12 +14,13 @@ from custom_tagging.models import (
     TagVersion,
     TrainingJob,
 )
-from custom_tagging.services.features import backbone_get, shared_index, vectors_lookup
+from custom_tagging.services.features import backbone_get, vectors_lookup
 from custom_tagging.services.tags import tag_counts
 from custom_tagging.services.versions import LinearHead, version_create
 from muses.collection.models import Image
 from muses.jobs.models import UNFINISHED_STATES
 from muses.jobs.services import job_enqueue, job_expire_if_stale, job_progress, job_run
+from muses.vision.feature_index.handle import feature_index
 from muses.vision.store import (
     compatible_features,
     features_extract,
@@ -93,7 +94,7 @@ def training_data_get(*, tag: CustomTag) -> tuple[np.ndarray, np.ndarray, str]:
     missing for imported images are computed first."""
     training_data_check(tag=tag)
     labels = dict(tag.assignments.values_list("image__image_id", "label"))
-    index = shared_index()
+    index = feature_index()
     tagged = Image.objects.filter(tag_assignments__tag=tag)  # one join, not 10,000 ids
     found, features = vectors_lookup(index=index, image_ids=tagged)
     if len(found) < len(labels):

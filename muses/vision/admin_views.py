@@ -16,7 +16,7 @@ from muses.admin_tools import (
     latest_job_followed,
     page_view,
 )
-from muses.vision.jobs import duplicates_find_enqueue
+from muses.vision.job_kinds import duplicates_find_enqueue
 from muses.vision.models import DuplicateGroup, DuplicateMember, VisionJob
 from muses.vision.near_duplicates import duplicate_group_keep, duplicate_group_merge
 

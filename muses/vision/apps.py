@@ -22,6 +22,6 @@ class VisionConfig(AppConfig):
 
 
 def _feature_deleted(sender, instance, **kwargs) -> None:
-    from muses.vision.index import index_tombstone_feature
+    from muses.vision.feature_index.hooks import index_tombstone_feature
 
     index_tombstone_feature(backbone=instance.backbone, feature_pk=instance.pk)

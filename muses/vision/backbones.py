@@ -4,7 +4,6 @@ A ``Backbone`` turns preprocessed image batches into pooled feature vectors and,
 it keeps an ImageNet head, feature vectors into keyword probabilities.
 """
 
-import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -16,16 +15,14 @@ import numpy as np
 from django.conf import settings
 from PIL import Image as PILImage
 
+from muses.vision.backbone_weights import BackboneUnavailable, file_digest
+
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_MAX_BYTES = 200 * 1024 * 1024  # the file is about 80 MB
 VGG19_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + VGG19_WEIGHTS_FILE
 )
 IMAGENET_CLASSES_FILE = Path(__file__).parent / "data" / "imagenet_classes.txt"
-
-
-class BackboneUnavailable(RuntimeError):
-    """Weights that cannot be had; the message says which file to place where."""
 
 
 @dataclass
@@ -139,14 +136,6 @@ def _pad_batch(chunk: np.ndarray, batch_size: int) -> np.ndarray:
 @lru_cache(maxsize=1)
 def imagenet_class_names() -> list[str]:
     return IMAGENET_CLASSES_FILE.read_text(encoding="utf-8").splitlines()
-
-
-def file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()[:16]
 
 
 # --- VGG19 --------------------------------------------------------------------

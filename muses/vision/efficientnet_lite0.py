@@ -23,7 +23,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image as PILImage
 
-from muses.vision.backbones import BackboneUnavailable, file_digest
+from muses.vision.backbone_weights import BackboneUnavailable, file_digest
 from muses.vision.torch_weights import load_state_dict
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,7 @@
-"""Near-duplicate workflows: hash the pictures, find and group near-duplicates among the stored
-images, and the curator's decisions on a group (keep apart, merge).
+"""Near-duplicate workflows over the stored images (the signals and the grouping rules are
+:mod:`muses.vision.near_duplicate_signals`): hash the pictures, find and group
+near-duplicates among the stored images, and the curator's decisions on a group (keep apart,
+merge).
 
 Finding never undoes a decision: images of a group a curator kept apart are not grouped
 together again, and merged groups stay as they are.
@@ -17,9 +19,13 @@ from tqdm import tqdm
 
 from muses.collection.decode import ImageDecodeError, decode_image
 from muses.collection.models import Image
-from muses.vision.duplicates import connected_groups, near_duplicate_pairs, perceptual_hash
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from muses.vision.models import DuplicateGroup, DuplicateMember, ImageHash
+from muses.vision.near_duplicate_signals import (
+    connected_groups,
+    near_duplicate_pairs,
+    perceptual_hash,
+)
 from muses.vision.store import image_source
 
 DECIDED = (DuplicateGroup.State.KEPT, DuplicateGroup.State.MERGED)

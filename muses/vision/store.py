@@ -1,5 +1,5 @@
 """The feature store: each image's pooled features computed once per backbone, stored as
-database rows and appended to the machine's shared index (:mod:`muses.vision.index`)."""
+database rows and appended to the machine's shared index (:mod:`muses.vision.feature_index`)."""
 
 import logging
 import os
@@ -18,8 +18,9 @@ from muses.collection.decode import ImageDecodeError
 from muses.collection.models import Image
 from muses.vision.backbones import Backbone, get_backbone
 from muses.vision.batching import batcher_for
-from muses.vision.index import IndexUnavailable, feature_index, index_append_features
-from muses.vision.index_file import IndexCorrupt, IndexMissing
+from muses.vision.feature_index.errors import IndexCorrupt, IndexMissing, IndexUnavailable
+from muses.vision.feature_index.handle import feature_index
+from muses.vision.feature_index.hooks import index_append_features
 from muses.vision.inference import configured_family, family_filter, numerics_family
 from muses.vision.models import ImageFeature
 

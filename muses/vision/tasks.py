@@ -6,7 +6,7 @@ from django_q.tasks import async_task
 from muses.collection.models import Image
 from muses.jobs.services import job_task_failed
 from muses.vision.backbones import get_backbone
-from muses.vision.jobs import vision_job_run
+from muses.vision.job_kinds import vision_job_run
 from muses.vision.models import VisionJob
 from muses.vision.near_duplicates import duplicates_find
 from muses.vision.store import features_extract, images_missing_features
@@ -65,7 +65,7 @@ def images_of_items_missing_features(
 def feature_index_rebuild_task(backbone_name: str | None = None, family: str | None = None) -> int:
     """Rebuild this machine's index of a feature space (a backbone's features of one
     numerics family, by default the worker's own) from the database."""
-    from muses.vision.index import index_rebuild
+    from muses.vision.feature_index.maintenance import index_rebuild
 
     return index_rebuild(backbone=backbone_name or settings.MUSES_BACKBONE, family=family)
 
@@ -73,8 +73,10 @@ def feature_index_rebuild_task(backbone_name: str | None = None, family: str | N
 def feature_index_compact_task(backbone_name: str, family: str) -> str:
     """Compact this machine's index of a feature space when it is still due (several
     processes may have asked)."""
-    from muses.vision.index import compaction_due, index_compact, index_directory, index_name
-    from muses.vision.index_file import FeatureIndexError, FeatureIndexFile
+    from muses.vision.feature_index.errors import FeatureIndexError
+    from muses.vision.feature_index.file import FeatureIndexFile
+    from muses.vision.feature_index.maintenance import compaction_due, index_compact
+    from muses.vision.feature_index.space import index_directory, index_name
 
     try:
         handle = FeatureIndexFile(index_directory(), index_name(backbone_name, family))

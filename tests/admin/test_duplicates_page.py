@@ -98,7 +98,7 @@ def test_find_now_runs_the_search_as_a_job_followed_at_status(
 def test_a_search_cancelled_while_it_runs_stores_no_group(collection, with_features, monkeypatch):
     from muses.jobs.services import job_cancel
     from muses.vision import near_duplicates
-    from muses.vision.jobs import vision_job_run
+    from muses.vision.job_kinds import vision_job_run
 
     with_features()
     job = VisionJob.objects.create()

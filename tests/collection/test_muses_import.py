@@ -162,7 +162,7 @@ def test_the_same_image_bytes_are_stored_once(tmp_path):
 
 
 def test_it_reports_near_duplicates_among_the_new_images(tmp_path):
-    from tests.vision.test_duplicates import photo
+    from tests.vision.test_near_duplicate_signals import photo
 
     (tmp_path / "images").mkdir()
     rows = []

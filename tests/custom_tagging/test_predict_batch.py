@@ -122,7 +122,7 @@ def test_nested_lists_of_image_ids_are_refused_not_coerced(api, trained_tag):
 def test_a_batch_of_unknown_ids_is_answered_when_no_vector_is_stored_yet(
     api, trained_tag, settings, tmp_path
 ):
-    from muses.vision.index import feature_indexes_close
+    from muses.vision.feature_index.handle import feature_indexes_close
     from muses.vision.models import ImageFeature
 
     trained_tag("red")  # a trained tag, as after loading a state without features

@@ -304,7 +304,7 @@ def test_it_needs_a_token(anonymous, exported):
 def test_an_image_listed_twice_keeps_its_first_vector_in_the_database_and_the_index(
     api, trained_tag
 ):
-    from muses.vision.index import feature_index
+    from muses.vision.feature_index.handle import feature_index
     from muses.vision.models import ImageFeature
 
     trained_tag("red")

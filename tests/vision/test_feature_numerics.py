@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from muses.vision import inference
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from muses.vision.models import ImageFeature
 from muses.vision.store import (
     IncompatibleNumerics,
@@ -155,14 +155,15 @@ def test_a_tag_trains_on_one_family_only(tiny_backbone, settings, make_image, bf
     assert len(features) == 4
     stored = ImageFeature.objects.get(image=images[0])
     assert stored.precision == "fp32"  # recomputed, not mixed in
-    # The index keeps float16 copies of the stored float32 vectors (muses.vision.index).
+    # The index keeps float16 copies of the stored float32 vectors (muses.vision.feature_index).
     assert any(np.allclose(row, stored.as_array(), rtol=1e-3, atol=1e-3) for row in features)
 
 
 def test_an_index_of_another_family_reads_only_its_own_family_whatever_this_process_reads(
     tiny_backbone, settings, make_image, bf16_not_adopted
 ):
-    from muses.vision.index import FeatureIndex, index_check
+    from muses.vision.feature_index.handle import FeatureIndex
+    from muses.vision.feature_index.maintenance import index_check
 
     settings.MUSES_INDEX_POLL_S = 0  # every look catches up with the database
     bf16 = inference.numerics_family("openvino", "bf16")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from muses.vision.index import feature_index
+from muses.vision.feature_index.handle import feature_index
 from muses.vision.models import ImageFeature
 from muses.vision.store import features_extract, image_features_compute
 

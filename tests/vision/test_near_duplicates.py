@@ -17,7 +17,7 @@ from muses.vision.near_duplicates import (
 )
 from muses.vision.store import features_extract
 from tests.custom_tagging.conftest import tagging_backbone  # noqa: F401 (autouse fixture)
-from tests.vision.test_duplicates import photo
+from tests.vision.test_near_duplicate_signals import photo
 
 pytestmark = pytest.mark.django_db
 

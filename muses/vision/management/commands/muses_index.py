@@ -3,15 +3,15 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from muses.vision.backbones import backbone_names
-from muses.vision.index import (
+from muses.vision.feature_index.errors import IndexCorrupt, IndexMissing
+from muses.vision.feature_index.maintenance import (
     IndexReport,
     index_check,
     index_compact,
     index_rebuild,
-    space_features,
 )
-from muses.vision.index_file import IndexCorrupt, IndexMissing
-from muses.vision.index_recall import index_recall
+from muses.vision.feature_index.recall import index_recall
+from muses.vision.feature_index.selectors import space_features
 
 ACTIONS = ("rebuild", "check", "compact")
 

@@ -10,13 +10,9 @@ from django.conf import settings
 
 from custom_tagging.services.library import library_prediction_create, library_prediction_run
 from muses.collection.models import Image
-from muses.vision.index import (
-    COMPACT_TASK,
-    FeatureIndex,
-    feature_index,
-    feature_indexes_close,
-    index_name,
-)
+from muses.vision.feature_index.handle import FeatureIndex, feature_index, feature_indexes_close
+from muses.vision.feature_index.maintenance import COMPACT_TASK
+from muses.vision.feature_index.space import index_name
 from muses.vision.models import ImageFeature
 from tests.custom_tagging.conftest import BLUE, RED, TINY_NAME
 
@@ -129,7 +125,7 @@ def test_a_large_library_refuses_a_bad_index_with_503_and_queues_a_rebuild(
 
 
 def test_similar_images_over_cells_match_the_exhaustive_pass(api, add_image, settings):
-    from muses.vision.index import index_compact
+    from muses.vision.feature_index.maintenance import index_compact
 
     for i in range(30):
         add_image(f"c{i}", (i * 8 % 256, 255 - i * 8, (i * 37) % 256))
@@ -174,9 +170,9 @@ def test_a_library_grown_by_uploads_past_the_cells_size_gets_its_cells_by_a_queu
 
 
 def test_deleted_rows_piling_up_are_compacted_away_by_a_queued_job(api, add_image, monkeypatch):
-    from muses.vision import index
+    from muses.vision.feature_index import maintenance
 
-    monkeypatch.setattr(index, "COMPACT_MIN_DEAD", 3)
+    monkeypatch.setattr(maintenance, "COMPACT_MIN_DEAD", 3)
     for i in range(8):
         add_image(f"d{i}", (i * 30, 40, 200 - i * 20))
     Image.objects.filter(image_id__in=["d0", "d1"]).delete()

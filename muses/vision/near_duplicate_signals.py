@@ -1,4 +1,8 @@
-"""Near-duplicate images: the same photograph re-encoded, resized, cropped or letterboxed, and
+"""The signals of near-duplicate images and the grouping of pairs: pure functions of pixels
+and features, no database (:mod:`muses.vision.near_duplicates` finds, stores and decides the
+groups of the stored images).
+
+Near-duplicate images: the same photograph re-encoded, resized, cropped or letterboxed, and
 the same object photographed twice.
 
 Two signals, both cheap once stored: the cosine similarity of the backbone features (robust to

@@ -6,8 +6,10 @@ import threading
 import time
 
 from muses.collection.models import Image
-from muses.vision import index_file
-from muses.vision.index import feature_index, index_check, index_name
+from muses.vision.feature_index import rewrite
+from muses.vision.feature_index.handle import feature_index
+from muses.vision.feature_index.maintenance import index_check
+from muses.vision.feature_index.space import index_name
 from muses.vision.models import ImageFeature
 from tests.custom_tagging.conftest import TINY_NAME
 
@@ -18,16 +20,16 @@ def compaction_in_its_last_step(monkeypatch, seconds: float = 0.5) -> threading.
     """A compaction holding the writers' lock in its carry-over step (as another process's
     would, fsyncing a large copy) until `seconds` have passed."""
     carrying = threading.Event()
-    carry_over = index_file._carry_over
+    carry_over = rewrite._carry_over
 
     def slow(*args, **kwargs):
         carrying.set()
         time.sleep(seconds)
         return carry_over(*args, **kwargs)
 
-    monkeypatch.setattr(index_file, "_carry_over", slow)
+    monkeypatch.setattr(rewrite, "_carry_over", slow)
     thread = threading.Thread(
-        target=index_file.index_rewrite,
+        target=rewrite.index_rewrite,
         args=(settings.MUSES_INDEX_DIR, index_name(TINY_NAME)),
         kwargs={"regroup_from": None},
     )
@@ -84,7 +86,7 @@ def test_a_library_stream_goes_on_when_another_thread_reopens_the_index(api, add
     index = feature_index(TINY_NAME)
     stream = index.live_chunks(2)
     first, _ = next(stream)
-    index_file.index_compact(settings.MUSES_INDEX_DIR, index_name(TINY_NAME))
+    rewrite.index_compact(settings.MUSES_INDEX_DIR, index_name(TINY_NAME))
     index.file()  # another request thread of the same process looks: it reopens
     rest = [i for ids, _ in stream for i in ids]
     assert sorted(first + rest) == [f"a{i}" for i in range(6)]

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from muses.vision.index import SEARCH_CHUNK, file_nearest, index_directory, index_name
-from muses.vision.index_file import FeatureIndexFile
+from muses.vision.feature_index.file import FeatureIndexFile
+from muses.vision.feature_index.search import SEARCH_CHUNK, file_nearest
+from muses.vision.feature_index.space import index_directory, index_name
 
 K = 10
 

@@ -1,4 +1,4 @@
-"""Vision's background jobs on the one job mechanism (muses.jobs): the near-duplicate
+"""The kinds of vision job run on the one job mechanism (muses.jobs): the near-duplicate
 search a curator starts from the admin, with progress, heartbeats and cancel."""
 
 from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed

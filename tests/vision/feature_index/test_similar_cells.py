@@ -1,12 +1,14 @@
-"""Similar-image search over cells (muses.vision.index_cells): with more cells than it
+"""Similar-image search over cells (muses.vision.feature_index.cells): with more cells than it
 probes, it still finds the true nearest rows."""
 
 import numpy as np
 
-from muses.vision.index import file_nearest
-from muses.vision.index_cells import CellModel
-from muses.vision.index_file import FeatureIndexFile, index_create, index_partition
-from muses.vision.index_recall import sampled_recall
+from muses.vision.feature_index.cells import CellModel
+from muses.vision.feature_index.file import FeatureIndexFile
+from muses.vision.feature_index.recall import sampled_recall
+from muses.vision.feature_index.rewrite import index_partition
+from muses.vision.feature_index.search import file_nearest
+from muses.vision.feature_index.swap import index_create
 
 DIM = 16
 NAME = "space"

@@ -6,7 +6,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from muses.vision.index import feature_index, feature_indexes_close, index_name
+from muses.vision.feature_index.handle import feature_index, feature_indexes_close
+from muses.vision.feature_index.space import index_name
 from muses.vision.models import ImageFeature
 from muses.vision.store import features_extract
 
@@ -105,8 +106,8 @@ def test_a_rebuild_killed_midway_leaves_nothing_once_the_next_one_ran(stored):
 
     import numpy as np
 
-    from muses.vision import index_file as files
-    from muses.vision.index import INDEX_DTYPE
+    from muses.vision.feature_index import swap
+    from muses.vision.feature_index.space import INDEX_DTYPE
 
     run("rebuild")
     directory = settings.MUSES_INDEX_DIR
@@ -118,7 +119,7 @@ def test_a_rebuild_killed_midway_leaves_nothing_once_the_next_one_ran(stored):
             yield np.array([1]), np.array([1]), np.zeros((1, 8), np.float32)
             os._exit(9)
 
-        files._index_write(
+        swap.index_write(
             directory, index_name("tiny"), dim=8, dtype=INDEX_DTYPE, batches=batches(),
             cell_model=None,
         )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Near-duplicate signals and grouping (muses.vision.duplicates)."""
+"""Near-duplicate signals and grouping (muses.vision.near_duplicate_signals)."""
 
 import io
 
@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from muses.vision.duplicates import (
+from muses.vision.near_duplicate_signals import (
     Thresholds,
     connected_groups,
     hash_distances,

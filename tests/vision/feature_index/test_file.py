@@ -9,15 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from muses.vision.index_file import (
-    HEADER_BYTES,
-    FeatureIndexFile,
-    IndexCorrupt,
-    index_compact,
-    index_create,
-)
+from muses.vision.feature_index.errors import IndexCorrupt
+from muses.vision.feature_index.file import FeatureIndexFile
+from muses.vision.feature_index.format import HEADER_BYTES
+from muses.vision.feature_index.rewrite import index_compact
+from muses.vision.feature_index.swap import index_create
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DIM = 8
 NAME = "space"
 
@@ -47,8 +45,8 @@ def run_python(code: str, *args) -> subprocess.CompletedProcess:
 WRITER = """
     import sys
     import numpy as np
-    from muses.vision.index_file import FeatureIndexFile
-    from tests.vision.test_feature_index import NAME, vectors_for
+    from muses.vision.feature_index.file import FeatureIndexFile
+    from tests.vision.feature_index.test_file import NAME, vectors_for
 
     import os, time
 
@@ -104,8 +102,8 @@ def test_a_crash_in_the_middle_of_an_append_leaves_an_index_that_opens_without_i
     crash = """
         import os, sys
         import numpy as np
-        from muses.vision.index_file import FeatureIndexFile
-        from tests.vision.test_feature_index import NAME, vectors_for
+        from muses.vision.feature_index.file import FeatureIndexFile
+        from tests.vision.feature_index.test_file import NAME, vectors_for
 
         # Die after the rows are written, before the header says they exist.
         FeatureIndexFile._write_live = lambda *args, **kwargs: os._exit(9)
@@ -193,7 +191,7 @@ def clustered(n: int, clusters: int = 6) -> np.ndarray:
 
 
 def test_grouping_into_cells_keeps_every_live_row_and_makes_each_cell_contiguous(tmp_path):
-    from muses.vision.index_file import index_partition
+    from muses.vision.feature_index.rewrite import index_partition
 
     index = empty_index(tmp_path)
     pks = np.arange(1, 241)
@@ -213,7 +211,7 @@ def test_grouping_into_cells_keeps_every_live_row_and_makes_each_cell_contiguous
 
 
 def test_a_row_appended_after_grouping_joins_its_nearest_cell(tmp_path):
-    from muses.vision.index_file import index_partition
+    from muses.vision.feature_index.rewrite import index_partition
 
     index = empty_index(tmp_path)
     index.append(np.arange(1, 121), np.arange(1, 121), clustered(120))
@@ -226,7 +224,7 @@ def test_a_row_appended_after_grouping_joins_its_nearest_cell(tmp_path):
 
 
 def test_stored_float16_vectors_read_back_as_exactly_the_float32_numpy_would_give():
-    from muses.vision.index_file import as_float32
+    from muses.vision.feature_index.widen import as_float32
 
     rng = np.random.default_rng(0)
     values = (rng.standard_normal((300, 7)) * 100).astype(np.float16)
@@ -252,7 +250,7 @@ def writers_lock_is_free(directory: Path) -> bool:
 
 
 def test_compaction_keeps_what_writers_did_while_it_copied_without_holding_their_lock(tmp_path):
-    from muses.vision.index_file import index_rewrite
+    from muses.vision.feature_index.rewrite import index_rewrite
 
     index = empty_index(tmp_path)
     index.append([1, 2, 3, 4], [11, 12, 13, 14], vectors_for([1, 2, 3, 4]))
@@ -276,7 +274,7 @@ def test_compaction_keeps_what_writers_did_while_it_copied_without_holding_their
 
 
 def test_rows_appended_while_cells_are_regrouped_join_the_new_cells(tmp_path):
-    from muses.vision.index_file import index_rewrite
+    from muses.vision.feature_index.rewrite import index_rewrite
 
     index = empty_index(tmp_path)
     pks = np.arange(1, 241)
@@ -295,7 +293,8 @@ def test_rows_appended_while_cells_are_regrouped_join_the_new_cells(tmp_path):
 
 
 def test_a_compaction_overtaken_by_a_rebuild_leaves_the_rebuilt_index(tmp_path):
-    from muses.vision.index_file import IndexMissing, index_rewrite
+    from muses.vision.feature_index.errors import IndexMissing
+    from muses.vision.feature_index.rewrite import index_rewrite
 
     index = empty_index(tmp_path)
     index.append([1, 2], [11, 12], vectors_for([1, 2]))
