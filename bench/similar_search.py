@@ -62,15 +62,17 @@ def real_features(work: Path) -> np.ndarray:
     cache = work.parent / FEATURES
     if not cache.exists():
         var_dir = work.parent / "similar-features"
+        # Both steps on that folder (the bench's own MUSES_VAR_DIR is already set by now).
+        env = os.environ | {"MUSES_VAR_DIR": str(var_dir)}
         subprocess.run(
             [sys.executable, str(ROOT / "bench" / "curation_common.py"), "--var-dir", var_dir],
+            env=env,
             check=True,
         )
         code = (
             "import numpy as np; from muses.vision.feature_index.handle import feature_index; "
             f"np.save({str(cache)!r}, feature_index().library()[2])"
         )
-        env = os.environ | {"MUSES_VAR_DIR": str(var_dir)}
         subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code], env=env, check=True
         )

@@ -257,8 +257,8 @@ MUTANTS = [
     Mutant(
         "similar search probes the farthest cells",
         "muses/vision/feature_index/cells.py",
-        "order = np.argsort(np.square(self.centroids - point).sum(axis=1))",
-        "order = np.argsort(-np.square(self.centroids - point).sum(axis=1))",
+        'short[np.argsort(-cosines, kind="stable")]',
+        'short[np.argsort(cosines, kind="stable")]',
         ("tests/vision/feature_index/test_similar_cells.py",),
     ),
 ]

@@ -94,7 +94,7 @@ def _rewrite_order(matrix, live: np.ndarray, model: CellModel | None):
     """(old row numbers in their new order, the cell of each): by cell when regrouping."""
     if model is None:
         return live, np.full(len(live), -1, np.int32)
-    cells = model.assign(matrix[live]) if len(live) else np.zeros(0, np.int32)
+    cells = model.partition(matrix[live]) if len(live) else np.zeros(0, np.int32)
     by_cell = np.argsort(cells, kind="stable")
     order, cells = live[by_cell], cells[by_cell]
     model.offsets = np.searchsorted(cells, np.arange(model.cells + 1))

@@ -1,5 +1,5 @@
 """Similar-image search over cells (muses.vision.feature_index.cells): with more cells than it
-probes, it still finds the true nearest rows."""
+probes, it still finds the true nearest rows; cells are ranked in all dimensions."""
 
 import numpy as np
 
@@ -72,6 +72,45 @@ def test_a_query_among_small_cells_scans_further_cells_until_it_has_seen_enough_
     )
     assert model.probe(np.array([1.0, 0.0]), 2).tolist() == [0, 1, 2]
     assert model.probe(np.array([0.0, 1.0]), 1).tolist() == [3]
+
+
+def test_cells_are_ranked_by_their_directions_in_all_dimensions_not_in_the_projection():
+    # The projection keeps x and y only: there cell 0 sits on the query, but in all three
+    # dimensions (z included) cell 1 points the query's way.
+    model = CellModel(
+        mean=np.zeros(3, np.float32),
+        projection=np.eye(3, 2, dtype=np.float32),
+        centroids=np.array([[1, 0], [0.7, 0.3]], np.float32),
+        offsets=np.array([0, 10, 20]),
+        partitioned=20,
+        directions=np.array([[1, 0, 0], [0.7, 0.3, 1] / np.linalg.norm([0.7, 0.3, 1])], np.float32),
+    )
+    query = np.array([1.0, 0.0, 1.0])
+    assert model.probe(query, 1).tolist() == [1]
+    model.directions = None  # a model written before cells had directions
+    assert model.probe(query, 1).tolist() == [0]
+
+
+def test_each_cell_keeps_the_direction_of_its_rows_and_an_older_model_ranks_without(tmp_path):
+    rows, directions = groups(30, 20, norms=(3.0, 1.0))
+    handle = grouped_index(tmp_path, rows)
+    model, vectors = handle.cells, handle.matrix()[:].astype(np.float32)
+    for cell in range(model.cells):
+        members = vectors[model.offsets[cell] : model.offsets[cell + 1]]
+        members = members / np.linalg.norm(members, axis=1, keepdims=True)
+        mean = members.mean(axis=0) if len(members) else np.zeros(DIM)
+        expected = mean / (np.linalg.norm(mean) or 1.0)
+        np.testing.assert_allclose(model.directions[cell], expected, atol=1e-5)
+    path = next(tmp_path.glob("*.cells.npz"))
+    with np.load(path) as data:
+        old = {key: data[key] for key in data.files if key != "directions"}
+    np.savez(path, **old)  # as an older MUSES wrote it
+    older = FeatureIndexFile(tmp_path, NAME)
+    assert older.cells.directions is None
+    for group in (4, 17):
+        query = directions[group] + 0.001
+        found = [pk for pk, _ in file_nearest(older, query, 10, probe=4)]
+        assert found == exact(older, query)
 
 
 def test_sampled_recall_measures_the_cells_against_an_exact_pass(tmp_path):
