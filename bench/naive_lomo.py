@@ -14,7 +14,11 @@ The base (EfficientNet-Lite0 at 224 px, ImageNet weights) is frozen in the trans
 its features of every labelled image are computed once, with their mirror image and augmented
 views (``geometric`` and ``photographic`` augmentation, with and without the letterbox bars
 repainted), and cached under --cache; every candidate trains its head on those cached views,
-as the product's transfer phase does (Lite2 features, --lite2, are taken at 224 px too).
+as the product's transfer phase does (Lite2 features, --lite2, are taken at 224 px too); only
+the features the chosen candidates read are computed. Besides the heads, views and labels,
+candidates try adapting to the held-out museum with its own unlabelled images: its features
+centred or standardised by its own statistics (ALIGNMENTS) and its class priors re-estimated
+by EM; prediction over a library may use both, since a museum classifies it all at once.
 ``--fine-tune`` runs, instead of the candidates, the product's own classifier with its
 defaults, transfer learning then fine-tuning of the base's top, on the folds named (about
 20 minutes per fold on a busy 2-core machine).
@@ -176,6 +180,8 @@ class Recipe:
     weighted: bool = True
     clean: bool = False
     backbone: str = "lite0"
+    align: str = ""  # "", or a key of ALIGNMENTS: per-collection feature alignment
+    priors: bool = False  # the target collection's class priors re-estimated (EM)
 
 
 GEO = tuple(f"geometric{i}" for i in range(4))
@@ -220,6 +226,82 @@ CANDIDATES = {
     "lite2 mlp (plain+mirror)": Recipe(train_views=FLIP, backbone="lite2"),
     "lite0+lite2 ensemble (plain+mirror)": Recipe(train_views=FLIP, backbone="lite0+lite2"),
 }
+# Per-collection alignment of the features, from each collection's own unlabelled images (a
+# museum predicts over its whole library at once, so the library's feature mean is known at
+# prediction time): "pooled" takes the training images as one collection and the held-out
+# museum as another (in-domain: one collection, nothing to align); "museum" takes each
+# museum as its own collection, in training too; "std" also divides by the collection's
+# per-feature standard deviation.
+ALIGNMENTS = ("pooled", "museum", "museum-std", "pooled-std")
+ALIGNED = {
+    "pooled": "centred (training images by their mean, target by its own)",
+    "museum": "centred per museum",
+    "museum-std": "standardised per museum",
+    "pooled-std": "standardised (training images by theirs, target by its own)",
+}
+for _align, _words in ALIGNED.items():
+    CANDIDATES[f"{_words}, shipped mlp"] = Recipe(train_views=FLIP, align=_align)
+    CANDIDATES[f"{_words}, lr plain+mirror"] = Recipe(
+        train_views=FLIP, blend=(("lr", 1.0),), align=_align
+    )
+    CANDIDATES[f"{_words}, knn plain+mirror"] = Recipe(
+        train_views=FLIP, blend=(("knn", 1.0),), align=_align
+    )
+    CANDIDATES[f"{_words}, mlp+lr blend plain+mirror"] = Recipe(
+        train_views=FLIP, blend=(("mlp", 0.5), ("lr", 0.5)), align=_align
+    )
+    CANDIDATES[f"{_words}, mlp+knn blend plain+mirror"] = Recipe(
+        train_views=FLIP, blend=(("mlp", 0.5), ("knn", 0.5)), align=_align
+    )
+    CANDIDATES[f"{_words}, shipped mlp, cleaned labels"] = Recipe(
+        train_views=FLIP, clean=True, align=_align
+    )
+    CANDIDATES[f"{_words}, lr plain+mirror, cleaned labels"] = Recipe(
+        train_views=FLIP, blend=(("lr", 1.0),), clean=True, align=_align
+    )
+    CANDIDATES[f"{_words}, lite0+lite2 mlp"] = Recipe(
+        train_views=FLIP, backbone="lite0+lite2", align=_align
+    )
+    CANDIDATES[f"{_words}, lite0+lite2 lr"] = Recipe(
+        train_views=FLIP, backbone="lite0+lite2", blend=(("lr", 1.0),), align=_align
+    )
+CANDIDATES["lr plain+mirror, no class weights"] = Recipe(
+    train_views=FLIP, blend=(("lr", 1.0),), weighted=False
+)
+CANDIDATES["lr plain+mirror, cleaned labels"] = Recipe(
+    train_views=FLIP, blend=(("lr", 1.0),), clean=True
+)
+CANDIDATES["lr plain+mirror, TTA plain+mirror+4 photographic"] = Recipe(
+    train_views=FLIP, test_views=FLIP + PHOTO, blend=(("lr", 1.0),)
+)
+CANDIDATES["lr+knn blend plain+mirror"] = Recipe(
+    train_views=FLIP, blend=(("lr", 0.5), ("knn", 0.5))
+)
+CANDIDATES["lite0+lite2 lr plain+mirror"] = Recipe(
+    train_views=FLIP, backbone="lite0+lite2", blend=(("lr", 1.0),)
+)
+CANDIDATES["priors re-estimated (EM), shipped mlp"] = Recipe(train_views=FLIP, priors=True)
+CANDIDATES["priors re-estimated (EM), lr plain+mirror"] = Recipe(
+    train_views=FLIP, blend=(("lr", 1.0),), priors=True
+)
+CANDIDATES["priors re-estimated (EM), mlp+lr blend plain+mirror"] = Recipe(
+    train_views=FLIP, blend=(("mlp", 0.5), ("lr", 0.5)), priors=True
+)
+CANDIDATES["priors re-estimated (EM), lite0+lite2 mlp"] = Recipe(
+    train_views=FLIP, backbone="lite0+lite2", priors=True
+)
+CANDIDATES["priors re-estimated (EM), unweighted mlp"] = Recipe(
+    train_views=FLIP, weighted=False, priors=True
+)
+# For comparison, normalisations of each image's own features (no collection statistics).
+PER_IMAGE = ("l2", "sqrt-l2")
+for _align in PER_IMAGE:
+    CANDIDATES[f"{_align}-normalised features, shipped mlp"] = Recipe(
+        train_views=FLIP, align=_align
+    )
+    CANDIDATES[f"{_align}-normalised features, lr plain+mirror"] = Recipe(
+        train_views=FLIP, blend=(("lr", 1.0),), align=_align
+    )
 MATRICES_OF = (
     "before (mlp, plain + 3 geometric views, flip TTA)",
     "shipped (mlp, plain + mirror views, flip TTA)",
@@ -332,16 +414,77 @@ def cleaned(train: np.ndarray, features: np.ndarray, labels: np.ndarray) -> np.n
     return np.array([i for i in train if i not in flagged])
 
 
-def fold_probabilities(recipe, store, labels, train, test, seed, epochs, k) -> np.ndarray:
+def collections_of(align: str, museums: np.ndarray, test: np.ndarray, lomo: bool) -> np.ndarray:
+    """The collection each image is aligned within (see ALIGNMENTS)."""
+    if align.startswith("museum"):
+        return museums
+    groups = np.zeros(len(museums), np.int32)
+    if lomo:
+        groups[test] = 1
+    return groups
+
+
+def aligned(views: np.ndarray, plain: np.ndarray, groups: np.ndarray, align: str) -> np.ndarray:
+    """(views, N, D) with each collection's mean plain feature subtracted (and divided by its
+    standard deviation with "-std"): statistics of every image of the collection, labels
+    unused."""
+    if not align:
+        return views
+    if align in PER_IMAGE:  # each image on its own, no collection statistics
+        signed = np.sqrt(views) if align == "sqrt-l2" else views  # the features are >= 0
+        return signed / np.maximum(np.linalg.norm(signed, axis=-1, keepdims=True), 1e-12)
+    out = np.empty_like(views)
+    for group in np.unique(groups):
+        members = groups == group
+        mean = plain[members].mean(axis=0)
+        scale = plain[members].std(axis=0) + 1e-3 if align.endswith("-std") else 1.0
+        out[:, members] = (views[:, members] - mean) / scale
+    return out
+
+
+def fold_probabilities(recipe, store, data, train, test, lomo, seed, epochs, k) -> np.ndarray:
+    labels = data.labels
+    groups = collections_of(recipe.align, data.museums, test, lomo)
+    plain = features_for(recipe, store, ("plain",))[0]
     if recipe.clean:
-        train = cleaned(train, features_for(recipe, store, ("plain",))[0], labels)
-    train_views = features_for(recipe, store, recipe.train_views)[:, train]
-    test_views = features_for(recipe, store, recipe.test_views)[:, test]
+        plain_aligned = aligned(plain[None], plain, groups, recipe.align)[0]
+        train = cleaned(train, plain_aligned, labels)
+    train_views = aligned(
+        features_for(recipe, store, recipe.train_views), plain, groups, recipe.align
+    )[:, train]
+    test_views = aligned(
+        features_for(recipe, store, recipe.test_views), plain, groups, recipe.align
+    )[:, test]
     total = np.zeros((len(test), k), np.float32)
     for head_name, weight in recipe.blend:
         predict = HEADS[head_name](train_views, labels[train], recipe, seed, epochs, k)
         total += weight * np.mean([predict(v) for v in test_views], axis=0)
+    if recipe.priors:
+        trained = np.bincount(labels[train], minlength=k).astype(np.float64)
+        trained = np.ones(k) if recipe.weighted else trained
+        total = adapted_to_priors(total, trained / trained.sum())
     return total
+
+
+PRIOR_ITERATIONS = 100
+
+
+def adapted_to_priors(probabilities: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """Posteriors adjusted to the target collection's own class frequencies, estimated from
+    its unlabelled images by expectation-maximisation (Saerens et al. 2002); ``trained`` is
+    the class prior the head learned (uniform under balanced class weights)."""
+    present = trained > 0
+    target = trained.copy()
+    adjusted = probabilities
+    for _ in range(PRIOR_ITERATIONS):
+        ratio = np.where(present, target / np.where(present, trained, 1.0), 0.0)
+        adjusted = probabilities * ratio
+        adjusted /= np.maximum(adjusted.sum(axis=1, keepdims=True), 1e-12)
+        updated = adjusted.mean(axis=0)
+        if np.abs(updated - target).max() < 1e-6:
+            break
+        target = updated
+    return adjusted.astype(np.float32)
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -459,7 +602,8 @@ def run_candidate(name, recipe, store, data, seed, epochs) -> dict:
     start = time.perf_counter()
     result = {}
     for fold, (train, test) in folds(data).items():
-        probabilities = fold_probabilities(recipe, store, data.labels, train, test, seed, epochs, k)
+        lomo = fold != "in-domain"
+        probabilities = fold_probabilities(recipe, store, data, train, test, lomo, seed, epochs, k)
         result[short(fold)] = scores(data.labels[test], probabilities, k)
     museums = [short(m) for m in sorted(set(data.museums))]
     result["mean"] = {
@@ -510,9 +654,6 @@ def main():
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(result, indent=1))
         return
-    store = {("lite0", trim): cached_features(data, cache, "lite0", trim) for trim in (False, True)}
-    if args.lite2:
-        store[("lite2", False)] = cached_features(data, cache, "lite2", False)
     chosen = [n.strip() for n in args.candidates.split(";") if n.strip()] or list(CANDIDATES)
     unknown = [n for n in chosen if not any(c.startswith(n) for c in CANDIDATES)]
     if unknown:
@@ -520,6 +661,13 @@ def main():
     names = [c for c in CANDIDATES if any(c.startswith(n) for n in chosen)]
     if not args.lite2:
         names = [n for n in names if "lite2" not in CANDIDATES[n].backbone]
+    # Only the features the chosen candidates read are computed (each takes minutes).
+    needed = {
+        (backbone, CANDIDATES[n].trim)
+        for n in names
+        for backbone in CANDIDATES[n].backbone.split("+")
+    }
+    store = {key: cached_features(data, cache, *key) for key in sorted(needed)}
     results = []
     print("| candidate | seed | Met acc / F1 | Cleveland | Chicago | mean | in-domain | time |")
     print("|---|---|---|---|---|---|---|---|")
