@@ -7,8 +7,10 @@ from rest_framework.response import Response
 
 from curation import services
 from curation.models import CurationJob
-from custom_tagging.api_base import COMMON_ERRORS, BaseApi, bool_param, error, int_param
-from custom_tagging.services.tags import tag_get
+from custom_tagging.selectors import tag_get
+from muses.api.params import bool_param, int_param
+from muses.api.schema import COMMON_ERRORS, error
+from muses.api.views import BaseApi
 from muses.collection.models import Image
 
 MAX_PAGE = 1000

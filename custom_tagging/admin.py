@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from custom_tagging import exceptions as errors
+from custom_tagging.jobs import tag_train_enqueue
 from custom_tagging.models import (
     TAG_NAME_MAX_LENGTH,
     Assignment,
@@ -30,7 +31,7 @@ from custom_tagging.models import (
     TrainingJob,
 )
 from custom_tagging.reports import pr_curve_cached
-from custom_tagging.services.images import image_get
+from custom_tagging.selectors import image_get
 from custom_tagging.services.predictions import image_predictions, tag_suggest
 from custom_tagging.services.tags import (
     assignment_set,
@@ -41,7 +42,6 @@ from custom_tagging.services.tags import (
     tag_name_validate,
     tag_reset,
 )
-from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.services.versions import version_activate
 from muses.admin_site import action_form, action_form_page, image_admin_extend
 from muses.collection.models import Image

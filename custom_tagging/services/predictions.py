@@ -16,7 +16,7 @@ from custom_tagging.models import (
     CustomTag,
 )
 from custom_tagging.scoring import ActiveModels, active_models
-from custom_tagging.selectors import unlabelled_image_ids
+from custom_tagging.selectors import tag_get, unlabelled_image_ids
 from custom_tagging.services.features import (
     backbone_get,
     image_features_get,
@@ -24,7 +24,7 @@ from custom_tagging.services.features import (
     upload_features_compute,
     vectors_lookup,
 )
-from custom_tagging.services.tags import tag_get, tag_name_validate
+from custom_tagging.services.tags import tag_name_validate
 from muses.collection.models import Image
 from muses.vision.index import IndexUnavailable, image_ids_of
 from muses.vision.store import (
