@@ -7,7 +7,6 @@ from rest_framework.response import Response
 
 from custom_tagging import selectors
 from custom_tagging.models import Assignment
-from custom_tagging.selectors import image_get, tag_get
 from custom_tagging.services.tags import (
     assignment_delete,
     assignment_set,
@@ -51,7 +50,7 @@ class AssignApi(StateChangingGetApi):
     def get(self, request, image_id: str, sample_type: str, tag: str):
         label_validate(label=sample_type)
         tag_name_validate(name=tag)
-        image = image_get(image_id=image_id)
+        image = selectors.image_get(image_id=image_id)
         assignment = assignment_set(
             image=image, tag_name=tag, label=sample_type, user=user_of(request)
         )
@@ -103,7 +102,7 @@ class AssignmentListApi(BaseApi):
     )
     def get(self, request, tag: str):
         rows = selectors.assignment_list(
-            tag=tag_get(name=tag), label=request.query_params.get("label") or None
+            tag=selectors.tag_get(name=tag), label=request.query_params.get("label") or None
         )
         return paginate(request, rows, AssignmentSerializer)
 
@@ -121,7 +120,7 @@ class AssignmentListApi(BaseApi):
     def post(self, request, tag: str):
         data = validated(self.InputSerializer, request.data)
         label_validate(label=data["label"])
-        image = image_get(image_id=data["image_id"])
+        image = selectors.image_get(image_id=data["image_id"])
         assignment = assignment_set(
             image=image, tag_name=tag, label=data["label"], user=user_of(request)
         )
@@ -137,5 +136,6 @@ class AssignmentDetailApi(BaseApi):
         responses={204: None, 404: error("No such tag, image or assignment."), **COMMON_ERRORS},
     )
     def delete(self, request, tag: str, image_id: str):
-        assignment_delete(tag=tag_get(name=tag), image=image_get(image_id=image_id))
+        custom_tag = selectors.tag_get(name=tag)  # an unknown tag is named first
+        assignment_delete(tag=custom_tag, image=selectors.image_get(image_id=image_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,6 @@ from rest_framework.response import Response
 
 from custom_tagging import exceptions as errors
 from custom_tagging import selectors
-from custom_tagging.selectors import image_get
 from custom_tagging.services.images import image_add
 from muses.api.pagination import PAGE_PARAMETERS, paged, paginate
 from muses.api.params import uploaded_file
@@ -125,4 +124,4 @@ class ImageDetailApi(BaseApi):
         responses={200: OutputSerializer, 404: error("No such image."), **COMMON_ERRORS},
     )
     def get(self, request, image_id: str):
-        return Response(self.OutputSerializer(image_get(image_id=image_id)).data)
+        return Response(self.OutputSerializer(selectors.image_get(image_id=image_id)).data)

@@ -6,7 +6,6 @@ from rest_framework.response import Response
 
 from custom_tagging import selectors
 from custom_tagging.models import CustomTag
-from custom_tagging.selectors import tag_get
 from custom_tagging.services.tags import tag_create, tag_reset, tag_update
 from muses.api.pagination import PAGE_PARAMETERS, paged, paginate
 from muses.api.params import validated
@@ -82,7 +81,7 @@ class TagDetailApi(BaseApi):
         responses={200: TagSerializer, 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        return Response(tag_body(tag_get(name=tag)))
+        return Response(tag_body(selectors.tag_get(name=tag)))
 
     @extend_schema(
         operation_id="api_tags_update",
@@ -91,7 +90,7 @@ class TagDetailApi(BaseApi):
         responses={200: TagSerializer, 400: error("Bad value."), 404: error("No such tag.")},
     )
     def patch(self, request, tag: str):
-        custom_tag = tag_get(name=tag)
+        custom_tag = selectors.tag_get(name=tag)
         data = validated(self.UpdateSerializer, request.data)
         updated = tag_update(tag=custom_tag, target_precision=data["target_precision"])
         return Response(tag_body(updated))
@@ -102,7 +101,7 @@ class TagDetailApi(BaseApi):
         responses={200: dict, 404: error("No such tag."), **COMMON_ERRORS},
     )
     def delete(self, request, tag: str):
-        return Response(tag_reset(tag=tag_get(name=tag)))
+        return Response(tag_reset(tag=selectors.tag_get(name=tag)))
 
 
 class TagResetApi(StateChangingGetApi):
@@ -124,7 +123,7 @@ class TagResetApi(StateChangingGetApi):
 
     @extend_schema(operation_id="custom_delete", **doc)
     def get(self, request, tag: str):
-        return Response(self.OutputSerializer(tag_reset(tag=tag_get(name=tag))).data)
+        return Response(self.OutputSerializer(tag_reset(tag=selectors.tag_get(name=tag))).data)
 
     @extend_schema(operation_id="custom_delete_post", **doc)
     def post(self, request, tag: str):

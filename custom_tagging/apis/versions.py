@@ -5,7 +5,6 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from custom_tagging import selectors
-from custom_tagging.selectors import tag_get, version_get
 from custom_tagging.services.versions import version_activate
 from muses.api.pagination import PAGE_PARAMETERS, paged, paginate
 from muses.api.schema import COMMON_ERRORS, error
@@ -34,7 +33,7 @@ class VersionListApi(BaseApi):
         responses={200: paged(VersionSerializer), 404: error("No such tag."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str):
-        rows = selectors.version_list(tag=tag_get(name=tag))
+        rows = selectors.version_list(tag=selectors.tag_get(name=tag))
         return paginate(request, rows, VersionSerializer)
 
 
@@ -45,7 +44,7 @@ class VersionDetailApi(BaseApi):
         responses={200: VersionSerializer, 404: error("No such tag or version."), **COMMON_ERRORS},
     )
     def get(self, request, tag: str, number: int):
-        version = version_get(tag=tag_get(name=tag), number=number)
+        version = selectors.version_get(tag=selectors.tag_get(name=tag), number=number)
         return Response(VersionSerializer(version).data)
 
 
@@ -64,5 +63,5 @@ class VersionActivateApi(BaseApi):
         },
     )
     def post(self, request, tag: str, number: int):
-        version = version_activate(tag=tag_get(name=tag), number=number)
+        version = version_activate(tag=selectors.tag_get(name=tag), number=number)
         return Response(VersionSerializer(version).data)
