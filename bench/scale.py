@@ -427,8 +427,8 @@ def _add_rows_elsewhere(n: int) -> list[str]:
 
 
 def _library_job(tags: list[str]) -> float:
+    from custom_tagging.jobs import library_prediction_run
     from custom_tagging.models import PredictionJob
-    from custom_tagging.services.library import library_prediction_run
 
     job = PredictionJob.objects.create(tag_names=tags)
     start = time.perf_counter()

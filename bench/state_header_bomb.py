@@ -75,7 +75,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from custom_tagging.tar_reading import read_tar_members
+    from custom_tagging.state.reading import read_tar_members
 
     ours = long_name_bomb(args.mib * MIB)
     theirs = long_name_bomb(args.tarfile_mib * MIB)

@@ -44,8 +44,8 @@ TAG_LEARNING_TESTS = (
 STATE_TESTS = ("tests/custom_tagging/test_set_state.py", "tests/custom_tagging/test_get_state.py")
 DECODE_TESTS = ("tests/collection/test_decode.py",)
 JOB_TESTS = (
-    "tests/custom_tagging/test_status.py",
-    "tests/custom_tagging/test_api_jobs.py",
+    "tests/jobs/test_status.py",
+    "tests/jobs/test_api_jobs.py",
     "tests/custom_tagging/test_train.py",
 )
 
@@ -128,21 +128,21 @@ MUTANTS = [
     # --- state ------------------------------------------------------------------------
     Mutant(
         "imported state loses its threshold",
-        "custom_tagging/state.py",
+        "custom_tagging/state/apply.py",
         'threshold=model["threshold"],',
         "threshold=0.5,",
         STATE_TESTS,
     ),
     Mutant(
         "imported state loses its intercept",
-        "custom_tagging/state.py",
+        "custom_tagging/state/apply.py",
         'intercept=model["intercept"],',
         "intercept=0.0,",
         STATE_TESTS,
     ),
     Mutant(
         "re-imported assignments keep their old label",
-        "custom_tagging/state.py",
+        "custom_tagging/state/apply.py",
         "existing[pk].label = label",
         "pass",
         STATE_TESTS,
@@ -234,7 +234,7 @@ MUTANTS = [
         "            state=JobState.SUCCESS,",
         "model.objects.filter(pk=pk).update(\n            state=JobState.SUCCESS,",
         (
-            "tests/custom_tagging/test_api_jobs.py",
+            "tests/jobs/test_api_jobs.py",
             "tests/custom_tagging/test_api_predictions.py",
         ),
     ),

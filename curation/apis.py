@@ -13,11 +13,13 @@ from curation.services.label_issue_reports import (
     SOURCE_WORDS,
     LabelIssueReport,
 )
-from custom_tagging.api_base import COMMON_ERRORS, BaseApi, bool_param, error, int_param
-from custom_tagging.services.tags import tag_get
+from custom_tagging.selectors import tag_get
+from muses.api.pagination import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE
+from muses.api.params import bool_param, int_param
+from muses.api.schema import COMMON_ERRORS, error
+from muses.api.views import BaseApi
 from muses.collection.models import Image
 
-MAX_PAGE = 1000
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Page size (1-1000, default 100)."),
     OpenApiParameter("offset", int, description="Issues to skip."),
@@ -72,8 +74,8 @@ class ReportPendingSerializer(serializers.Serializer):
 def page_params(request) -> tuple[int, int]:
     """(limit, offset), checked before any report is looked up or queued: a bad page is
     400 whether the report is ready or not, on every database."""
-    limit = int_param(request, "limit", default=100, low=1, high=MAX_PAGE)
-    offset = int_param(request, "offset", default=0, low=0, high=2**31)
+    limit = int_param(request, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
+    offset = int_param(request, "offset", default=0, low=0, high=MAX_OFFSET)
     return limit, offset
 
 

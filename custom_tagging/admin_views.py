@@ -12,12 +12,12 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
+from custom_tagging.jobs import tag_train_enqueue
 from custom_tagging.models import CustomTag
 from custom_tagging.reports import pr_curve_cached
-from custom_tagging.services.images import image_get
+from custom_tagging.selectors import image_get
 from custom_tagging.services.predictions import tag_suggest
 from custom_tagging.services.tags import assignment_set, tag_counts
-from custom_tagging.services.training import tag_train_enqueue
 from custom_tagging.services.versions import version_activate
 from muses.collection.models import Image
 from muses.jobs.services import job_cancel, job_expire_if_stale

@@ -7,6 +7,16 @@ stores ``str(exc)`` as the job's error message.
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+# The HTTP plumbing's own failures (uploads, query parameters, cross-site requests), raised
+# by muses.api and by the services here alike.
+from muses.api.exceptions import (  # noqa: F401
+    CrossSiteRefused,
+    DuplicateUpload,
+    InvalidQuery,
+    MissingUpload,
+    UploadTooLarge,
+)
+
 # The job mechanism's own failures, raised by muses.jobs and named here with the others.
 from muses.jobs.exceptions import (  # noqa: F401
     JobCancelled,
@@ -14,24 +24,6 @@ from muses.jobs.exceptions import (  # noqa: F401
     JobNotFound,
     QueueUnavailable,
 )
-
-
-class MissingUpload(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Send the file as the multipart form field 'data'."
-    default_code = "missing_upload"
-
-
-class DuplicateUpload(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Send exactly one file in the multipart field 'data'."
-    default_code = "duplicate_upload"
-
-
-class UploadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The upload is too large."
-    default_code = "upload_too_large"
 
 
 class InvalidImage(APIException):
@@ -50,12 +42,6 @@ class ImageIdTaken(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This image_id is already used; nothing was overwritten."
     default_code = "image_id_taken"
-
-
-class CrossSiteRefused(APIException):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_detail = "Refusing a state change requested from another site."
-    default_code = "cross_site"
 
 
 class ImageNotFound(APIException):
@@ -122,12 +108,6 @@ class ResultNotReady(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The task has not finished successfully; there is no result to download."
     default_code = "result_not_ready"
-
-
-class InvalidQuery(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Invalid query parameter."
-    default_code = "invalid_query"
 
 
 class InvalidState(APIException):

@@ -115,6 +115,21 @@ class TrainingJob(Job):
     class Meta(Job.Meta):
         pass
 
+    def status_fields(self) -> dict:
+        version = self.version
+        fields = {
+            "tag": self.tag_name,
+            "version": version.number if version else None,
+            "metrics": version.metrics if version else None,
+            "threshold": version.threshold if version else None,
+        }
+        if self.tag_id is None:  # the tag was deleted (/custom/delete) after the job
+            fields.update(
+                tag_deleted=True,
+                warning=f"The tag {self.tag_name!r} was deleted since; its versions are gone.",
+            )
+        return fields
+
 
 class PredictionJob(Job):
     """Every stored image scored by the chosen tags, written to a CSV file."""
@@ -127,3 +142,11 @@ class PredictionJob(Job):
 
     class Meta(Job.Meta):
         pass
+
+    def status_fields(self) -> dict:
+        done = self.state == "success"
+        return {
+            "tags": self.tag_names,
+            "rows": self.rows,
+            "result_url": f"/api/predictions/{self.task_id}/csv" if done else None,
+        }

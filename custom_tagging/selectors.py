@@ -1,5 +1,6 @@
-"""Queries for the API's lists and look-ups: filters validated here, counts annotated in the
-query (one query per page, never one per row)."""
+"""Queries: the getters (one object by its key, a 404 when there is none) and the API's
+lists, filters validated here, counts annotated in the query (one query per page, never one
+per row)."""
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
@@ -10,10 +11,34 @@ from custom_tagging.models import (
     PredictionJob,
     TagVersion,
 )
+from custom_tagging.services.tags import tag_name_validate
 from muses.collection.models import Image
 from muses.db import any_of
+from muses.jobs.services import job_get
 
 POSITIVE, NEGATIVE = Assignment.Label.POSITIVE, Assignment.Label.NEGATIVE
+
+
+def image_get(*, image_id: str) -> Image:
+    image = Image.objects.filter(image_id=image_id).first()
+    if image is None:
+        raise errors.ImageNotFound(f"No image with image_id {image_id!r}.")
+    return image
+
+
+def tag_get(*, name: str) -> CustomTag:
+    name = tag_name_validate(name=name)
+    tag = CustomTag.objects.filter(name=name).first()
+    if tag is None:
+        raise errors.TagNotFound(f"No custom tag named {name!r}.")
+    return tag
+
+
+def version_get(*, tag: CustomTag, number: int) -> TagVersion:
+    version = tag.versions.filter(number=number).first()
+    if version is None:
+        raise errors.VersionNotFound(f"Tag {tag.name!r} has no version {number}.")
+    return version
 
 
 def image_list() -> QuerySet[Image]:
@@ -54,6 +79,15 @@ def version_list(*, tag: CustomTag) -> QuerySet[TagVersion]:
 
 def prediction_job_list() -> QuerySet[PredictionJob]:
     return PredictionJob.objects.order_by("-created", "-id")
+
+
+def prediction_job_get(*, task_id: str) -> PredictionJob:
+    """The library prediction with this task id (expired first if its worker is gone); a
+    job of another kind is a 404 here."""
+    job = job_get(task_id=task_id)
+    if not isinstance(job, PredictionJob):
+        raise errors.JobNotFound(f"No library prediction with task_id {task_id!r}.")
+    return job
 
 
 def unlabelled_image_ids(*, tag: CustomTag, image_pks: list[int]) -> dict[int, str]:

@@ -5,9 +5,8 @@ never raises (in sync mode a raise would reach the web request). The hooks catch
 services cannot: a task that django-q2 reports failed (timeout, crash outside our code).
 """
 
+from custom_tagging.jobs import library_prediction_run, training_job_run
 from custom_tagging.models import PredictionJob, TrainingJob
-from custom_tagging.services.library import library_prediction_run
-from custom_tagging.services.training import training_job_run
 from muses.jobs.services import job_task_failed
 
 

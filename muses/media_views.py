@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
-from custom_tagging.api_base import ApiOpenOrAuthenticated
+from muses.api.permissions import ApiOpenOrAuthenticated
 
 
 class MediaFileView(APIView):

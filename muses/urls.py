@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("custom_tagging.urls")),
+    path("", include("muses.jobs.urls")),
     path("", include("publishing.urls")),
     path("", include("curation.urls")),
     # Media need the API's token too; in production nginx sends the bytes after Django says

@@ -14,12 +14,14 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from custom_tagging.api_base import COMMON_ERRORS, BaseApi, error, int_param
-from custom_tagging.exceptions import InvalidQuery, JobNotFound
 from custom_tagging.models import PredictionJob
-from custom_tagging.services.images import image_get
-from custom_tagging.services.tags import tag_get
+from custom_tagging.selectors import image_get, tag_get
+from muses.api.exceptions import InvalidQuery
+from muses.api.params import int_param
+from muses.api.schema import COMMON_ERRORS, error
+from muses.api.views import BaseApi
 from muses.collection.models import Image, Item
+from muses.jobs.exceptions import JobNotFound
 from muses.jobs.services import job_get
 from publishing import records, result_sets
 from publishing.annotations import annotation_page_build

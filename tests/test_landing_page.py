@@ -4,7 +4,7 @@ import pytest
 from django.utils.html import escape
 
 from custom_tagging.models import CustomTag
-from tests.custom_tagging.test_waiting_jobs import live_worker
+from tests.jobs.test_waiting_jobs import live_worker
 
 
 @pytest.fixture

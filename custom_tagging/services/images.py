@@ -9,13 +9,6 @@ from muses.vision.store import (
 )
 
 
-def image_get(*, image_id: str) -> Image:
-    image = Image.objects.filter(image_id=image_id).first()
-    if image is None:
-        raise errors.ImageNotFound(f"No image with image_id {image_id!r}.")
-    return image
-
-
 def image_add(*, data: bytes, name: str = "", image_id: str | None = None) -> Image:
     """Store an upload and its features in one transaction, or nothing at all."""
     if image_id is not None:

@@ -16,11 +16,10 @@ from custom_tagging.models import (
 )
 from custom_tagging.scoring import ActiveModels, active_models, csv_lines
 from custom_tagging.services.features import backbone_get
-from custom_tagging.services.predictions import models_for_names
 from muses.collection.media import local_path
 from muses.csv_export import SafeCsvWriter
 from muses.jobs.models import JobState
-from muses.jobs.services import job_enqueue, job_progress, job_run, job_succeed
+from muses.jobs.services import job_progress, job_succeed
 from muses.vision.feature_index.handle import FeatureIndex, feature_index
 from muses.vision.store import (
     features_extract,
@@ -30,26 +29,10 @@ from muses.vision.store import (
 logger = logging.getLogger(__name__)
 
 CSV_CHUNK_ROWS = 10_000
-LIBRARY_TASK = "custom_tagging.tasks.library_predict_task"
-LIBRARY_HOOK = "custom_tagging.tasks.library_predict_hook"
 
 
-def library_prediction_create(*, tag_names: list[str] | None = None, user=None) -> PredictionJob:
-    """Queue scoring of every stored image by the chosen tags (all trained tags if none)."""
-    models = models_for_names(tag_names=tag_names)
-    if len(models) == 0:
-        raise errors.TagNotTrained("No tag has a trained version yet: train one first.")
-    job = PredictionJob.objects.create(tag_names=models.tag_names, requested_by=user)
-    job_enqueue(job=job, func=LIBRARY_TASK, hook=LIBRARY_HOOK, task_name="library prediction")
-    job.refresh_from_db()
-    return job
-
-
-def library_prediction_run(*, job_pk: int) -> PredictionJob | None:
-    return job_run(model=PredictionJob, pk=job_pk, work=_library_predict)
-
-
-def _library_predict(job: PredictionJob) -> None:
+def library_predict(job: PredictionJob) -> None:
+    """Score every stored image by the job's tags into a CSV file (the job's work)."""
     images_missing = images_missing_features(settings.MUSES_BACKBONE)
     if images_missing.exists():
         features_extract(images=images_missing, backbone=backbone_get())

@@ -16,14 +16,14 @@ from custom_tagging.models import (
     CustomTag,
 )
 from custom_tagging.scoring import ActiveModels, active_models
-from custom_tagging.selectors import unlabelled_image_ids
+from custom_tagging.selectors import tag_get, unlabelled_image_ids
 from custom_tagging.services.features import (
     backbone_get,
     image_features_get,
     upload_features_compute,
     vectors_lookup,
 )
-from custom_tagging.services.tags import tag_get, tag_name_validate
+from custom_tagging.services.tags import tag_name_validate
 from muses.collection.models import Image
 from muses.vision.feature_index.errors import IndexUnavailable
 from muses.vision.feature_index.handle import feature_index

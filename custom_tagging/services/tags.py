@@ -61,14 +61,6 @@ def _is_invisible(character: str) -> bool:
     return category in ("Zl", "Zp") or (category == "Zs" and character != " ")
 
 
-def tag_get(*, name: str) -> CustomTag:
-    name = tag_name_validate(name=name)
-    tag = CustomTag.objects.filter(name=name).first()
-    if tag is None:
-        raise errors.TagNotFound(f"No custom tag named {name!r}.")
-    return tag
-
-
 def tag_get_or_create(*, name: str) -> CustomTag:
     tag, _ = CustomTag.objects.get_or_create(name=tag_name_validate(name=name))
     return tag

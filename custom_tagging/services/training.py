@@ -4,7 +4,6 @@ import logging
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 
 from custom_tagging import exceptions as errors
 from custom_tagging.learning import TagClassifier
@@ -18,8 +17,7 @@ from custom_tagging.services.features import backbone_get, vectors_lookup
 from custom_tagging.services.tags import tag_counts
 from custom_tagging.services.versions import LinearHead, version_create
 from muses.collection.models import Image
-from muses.jobs.models import UNFINISHED_STATES
-from muses.jobs.services import job_enqueue, job_expire_if_stale, job_progress, job_run
+from muses.jobs.services import job_progress
 from muses.vision.feature_index.handle import feature_index
 from muses.vision.store import (
     compatible_features,
@@ -28,9 +26,6 @@ from muses.vision.store import (
 )
 
 logger = logging.getLogger(__name__)
-
-TRAIN_TASK = "custom_tagging.tasks.tag_train_task"
-TRAIN_HOOK = "custom_tagging.tasks.tag_train_hook"
 
 
 def training_data_check(*, tag: CustomTag) -> dict[str, int]:
@@ -42,35 +37,6 @@ def training_data_check(*, tag: CustomTag) -> dict[str, int]:
             "of each with /custom/assign/<image_id>/<positive|negative>/<tag>."
         )
     return counts
-
-
-def tag_train_enqueue(*, tag: CustomTag, user=None) -> TrainingJob:
-    """Create the job (visible in /status at once), then queue its django-q2 task."""
-    training_data_check(tag=tag)
-    with transaction.atomic():
-        CustomTag.objects.select_for_update().filter(pk=tag.pk).first()
-        running = tag.jobs.filter(state__in=UNFINISHED_STATES).first()
-        if running is not None and job_expire_if_stale(running).state in UNFINISHED_STATES:
-            raise errors.TrainingInProgress(
-                f"A training of {tag.name!r} is already {running.state} "
-                f"(task_id {running.task_id})."
-            )
-        job = TrainingJob.objects.create(tag=tag, tag_name=tag.name, requested_by=user)
-    job_enqueue(job=job, func=TRAIN_TASK, hook=TRAIN_HOOK, task_name=f"train {tag.name}"[:100])
-    job.refresh_from_db()
-    return job
-
-
-def training_job_run(*, job_pk: int) -> TrainingJob | None:
-    """Run a queued training; any failure ends in state 'error' with its message and the
-    tag's previous version stays active."""
-    return job_run(model=TrainingJob, pk=job_pk, work=_training_work)
-
-
-def _training_work(job: TrainingJob) -> None:
-    if job.tag is None:
-        raise errors.TagNotFound("The tag was reset before its training started.")
-    tag_train(tag=job.tag, job=job)
 
 
 def tag_train(*, tag: CustomTag, job: TrainingJob | None = None) -> TagVersion:

@@ -15,6 +15,7 @@ from custom_tagging.models import (
     TagVersion,
     TrainingJob,
 )
+from custom_tagging.selectors import version_get
 from muses.jobs.services import job_succeed
 
 
@@ -75,13 +76,6 @@ def version_create(
         )
         if job is not None and not job_succeed(model=TrainingJob, pk=job.pk, version=version):
             raise errors.JobCancelled()
-    return version
-
-
-def version_get(*, tag: CustomTag, number: int) -> TagVersion:
-    version = tag.versions.filter(number=number).first()
-    if version is None:
-        raise errors.VersionNotFound(f"Tag {tag.name!r} has no version {number}.")
     return version
 
 

@@ -87,7 +87,8 @@ def colour_images(make_image, with_features):
 @pytest.fixture
 def trained_tag(colour_images):
     """Tag 'red' labelled with reds and blues and trained twice (v1, v2 active)."""
-    from custom_tagging.services.tags import assignment_set, tag_get
+    from custom_tagging.selectors import tag_get
+    from custom_tagging.services.tags import assignment_set
     from custom_tagging.services.training import tag_train
 
     def make(name="red", versions=2):

@@ -5,8 +5,9 @@ import pytest
 from django.urls import reverse
 
 from custom_tagging.models import Assignment, CustomTag, TrainingJob
+from custom_tagging.selectors import tag_get
 from custom_tagging.services.predictions import tag_suggest
-from custom_tagging.services.tags import assignment_set, tag_get
+from custom_tagging.services.tags import assignment_set
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from custom_tagging.services.tags import assignment_set, tag_get
+from custom_tagging.selectors import tag_get
+from custom_tagging.services.tags import assignment_set
 from tests.admin.conftest import changelist_ids
 
 pytestmark = pytest.mark.django_db

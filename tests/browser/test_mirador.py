@@ -4,7 +4,8 @@ annotations."""
 
 import pytest
 
-from custom_tagging.services.tags import assignment_set, tag_get
+from custom_tagging.selectors import tag_get
+from custom_tagging.services.tags import assignment_set
 from custom_tagging.services.training import tag_train
 from muses.collection.models import Item
 from tests.browser.conftest import running_in_ci

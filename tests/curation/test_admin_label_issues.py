@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from custom_tagging.models import Assignment
-from custom_tagging.services.tags import tag_get
+from custom_tagging.selectors import tag_get
 from custom_tagging.services.training import training_data_get
 from exporters.naive import muses_exporter_plugin as exporter
 from muses.collection.models import Image

@@ -55,6 +55,7 @@ def test_predictions_need_a_token(anonymous):
 def test_a_prediction_cancelled_after_its_csv_was_written_serves_no_csv(api, trained_tag):
     from django.core.files.storage import default_storage
 
+    from custom_tagging.jobs import library_prediction_run
     from custom_tagging.models import PredictionJob
     from custom_tagging.services import library
 
@@ -71,7 +72,7 @@ def test_a_prediction_cancelled_after_its_csv_was_written_serves_no_csv(api, tra
         return stored
 
     with mock.patch.object(library, "_store_predictions_csv", cancelled_once_written):
-        library.library_prediction_run(job_pk=PredictionJob.objects.get(task_id=task_id).pk)
+        library_prediction_run(job_pk=PredictionJob.objects.get(task_id=task_id).pk)
     assert api.get(f"/status/{task_id}").json()["state"] == "cancelled"
     assert api.get(f"/api/predictions/{task_id}/csv").status_code == 409
     assert not default_storage.exists(written[0])  # the cancelled job leaves no file

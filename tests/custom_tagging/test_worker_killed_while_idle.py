@@ -19,8 +19,9 @@ import io
 from PIL import Image as P
 from muses.collection.services import image_store
 from muses.jobs.services import job_get
-from custom_tagging.services.tags import assignment_set, tag_get, tag_get_or_create
-from custom_tagging.services.training import tag_train_enqueue
+from custom_tagging.services.tags import assignment_set, tag_get_or_create
+from custom_tagging.selectors import tag_get
+from custom_tagging.jobs import tag_train_enqueue
 def jpeg(c):
     b = io.BytesIO(); P.new("RGB", (8, 8), c).save(b, "JPEG"); return b.getvalue()
 tag = tag_get_or_create(name="red")
@@ -31,8 +32,9 @@ print("task", tag_train_enqueue(tag=tag).task_id)
 """
 STATUS = """
 from muses.jobs.services import job_get
-from custom_tagging.services.tags import assignment_set, tag_get, tag_get_or_create
-from custom_tagging.services.training import tag_train_enqueue
+from custom_tagging.services.tags import assignment_set, tag_get_or_create
+from custom_tagging.selectors import tag_get
+from custom_tagging.jobs import tag_train_enqueue
 job = job_get(task_id="{task_id}")
 print("state", job.state, job.error)
 print("again", tag_train_enqueue(tag=tag_get(name="red")).state)

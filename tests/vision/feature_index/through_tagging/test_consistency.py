@@ -8,7 +8,7 @@ import django_q.tasks
 import pytest
 from django.conf import settings
 
-from custom_tagging.services.library import library_prediction_create, library_prediction_run
+from custom_tagging.jobs import library_prediction_create, library_prediction_run
 from muses.collection.models import Image
 from muses.vision.feature_index.handle import FeatureIndex, feature_index, feature_indexes_close
 from muses.vision.feature_index.maintenance import COMPACT_TASK

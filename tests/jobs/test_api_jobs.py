@@ -2,8 +2,8 @@
 
 from unittest import mock
 
+from custom_tagging.jobs import training_job_run
 from custom_tagging.models import TrainingJob
-from custom_tagging.services.training import training_job_run
 from muses.jobs.services import job_cancel, job_progress
 
 
