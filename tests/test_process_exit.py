@@ -46,9 +46,16 @@ def start(tmp_path, *args: str, **environ: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
     )
     process.env = env
     return process
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as a terminal delivers it: a shell that starts the tests in the background
+    ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_line(process: subprocess.Popen, text: str, seconds: float = 300) -> str:
