@@ -58,6 +58,12 @@ def parse_args():
         help="Instead of the candidates: the product's whole recipe (transfer + fine-tuning) "
         "on these folds (comma-separated: Met,Cleveland,Chicago,in-domain; 'all').",
     )
+    parser.add_argument(
+        "--ft-lr", type=float, default=None, help="Fine-tuning learning rate (the product's)."
+    )
+    parser.add_argument(
+        "--ft-layers", type=int, default=None, help="Layers unfrozen to fine-tune (the product's)."
+    )
     parser.add_argument("--json-out", default="", help="Write every figure to this file.")
     parser.add_argument("--matrices", action="store_true", help="Print every confusion matrix.")
     return parser.parse_args()
@@ -523,10 +529,14 @@ def confusion_scores(confusion: list[list[int]]) -> dict:
 TRANSFER_EPOCHS, FINE_TUNING_EPOCHS = 30, 6
 
 
-def fine_tuned_fold(data: Dataset, train, test, seed: int) -> dict:
+def fine_tuned_fold(
+    data: Dataset, train, test, seed: int, lr: float | None = None, layers: int | None = None
+) -> dict:
     """The product's classifier with its defaults (what ``muses_train_model --fine-tuning
     --model-type efficientnet_lite0 --target-size 224`` does) on one fold: scores after the
-    transfer phase and after fine-tuning, and the training time."""
+    transfer phase, after fine-tuning, and of the two networks' probabilities averaged (the
+    fine-tuned network blended with the frozen-feature head it started from), and the
+    training time. ``lr`` and ``layers`` replace the fine-tuning defaults."""
     from naive_classification.data import SplitData, balanced_class_weights
     from naive_classification.definitions import FINE_TUNE_LAYERS
     from naive_classification.muses_cnn import FINE_TUNING_LEARNING_RATE, MusesClassifier
@@ -541,30 +551,35 @@ def fine_tuned_fold(data: Dataset, train, test, seed: int) -> dict:
     c.create_model().unfreeze_layers(0)
     c.train_model(TRANSFER_EPOCHS, weighted=True, model_name="lomo")
     transfer = confusion_scores(c.evaluation_.confusion)
-    c.unfreeze_layers(FINE_TUNE_LAYERS["efficientnet_lite0"])
-    c.set_optimizer(lr=FINE_TUNING_LEARNING_RATE, decay=0)
+    before = c.split_probabilities("test")
+    c.unfreeze_layers(FINE_TUNE_LAYERS["efficientnet_lite0"] if layers is None else layers)
+    c.set_optimizer(lr=FINE_TUNING_LEARNING_RATE if lr is None else lr, decay=0)
     c.train_model(FINE_TUNING_EPOCHS, weighted=True, model_name="lomo")
     seconds = time.perf_counter() - start
+    blended = (before + c.split_probabilities("test")) / 2
     return {
         "transfer": transfer,
         "fine-tuned": confusion_scores(c.evaluation_.confusion),
+        "blend": scores(data.labels[test], blended, len(data.class_names)),
         "seconds": seconds,
         "recipe": c.recipe(),
     }
 
 
-def run_fine_tuned(data: Dataset, seed: int, only: list[str]) -> dict:
+def run_fine_tuned(data: Dataset, seed: int, only: list[str], **fine_tuning) -> dict:
     result = {}
     for fold, (train, test) in folds(data).items():
         if only and short(fold) not in only:
             continue
-        scored = fine_tuned_fold(data, train, test, seed)
+        scored = fine_tuned_fold(data, train, test, seed, **fine_tuning)
         result[short(fold)] = scored
+        phases = ", ".join(
+            f"{phase} {scored[phase]['accuracy']:.1%} / {scored[phase]['macro_f1']:.3f}"
+            for phase in ("transfer", "fine-tuned", "blend")
+        )
         print(
-            f"fine-tuning recipe, {short(fold)}: transfer {scored['transfer']['accuracy']:.1%}"
-            f" / {scored['transfer']['macro_f1']:.3f}, fine-tuned "
-            f"{scored['fine-tuned']['accuracy']:.1%} / {scored['fine-tuned']['macro_f1']:.3f}, "
-            f"training {scored['seconds']:.0f} s; recipe {json.dumps(scored['recipe'])}",
+            f"fine-tuning recipe, {short(fold)}: {phases}, training {scored['seconds']:.0f} s;"
+            f" recipe {json.dumps(scored['recipe'])}",
             flush=True,
         )
         print_matrix(
@@ -650,7 +665,9 @@ def main():
     cache = Path(args.cache)
     if args.fine_tune:
         only = [] if args.fine_tune == "all" else args.fine_tune.split(",")
-        result = run_fine_tuned(data, int(args.seeds.split(",")[0]), only)
+        result = run_fine_tuned(
+            data, int(args.seeds.split(",")[0]), only, lr=args.ft_lr, layers=args.ft_layers
+        )
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(result, indent=1))
         return

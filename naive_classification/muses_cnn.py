@@ -398,20 +398,22 @@ class MusesClassifier:
 
     def evaluate(self, split: str = "test") -> Evaluation:
         """Accuracy, per-class precision/recall and the confusion matrix on ``split``."""
+        probabilities = self.split_probabilities(split)
+        data = self.splits[split]
+        return evaluate_predictions(data.labels, probabilities, self.class_names, split)
+
+    def split_probabilities(self, split: str = "test") -> np.ndarray:
+        """(N, classes) class probabilities of a split's images, as predictions make them."""
         data = self._require_data()[split]
         if not len(data):
             raise NotReady(f"The {split} split is empty")
         if self.unfrozen_layers_ == 0:
             views = self._cached_eval(split)
-            probabilities = np.mean(
+            return np.mean(
                 [np.asarray(self._head_trainer.predict(v, verbose=0)) for v in views], axis=0
             )
-        else:
-            stream = image_stream(data, self.size, self.batch_size, trim=self.repaint_letterbox)
-            probabilities = np.concatenate(
-                [self.predict_pixels(pixels) for pixels, _labels in stream]
-            )
-        return evaluate_predictions(data.labels, probabilities, self.class_names, split)
+        stream = image_stream(data, self.size, self.batch_size, trim=self.repaint_letterbox)
+        return np.concatenate([self.predict_pixels(pixels) for pixels, _labels in stream])
 
     def _evaluate_after_training(self, model_name: str | None) -> None:
         if not len(self.splits["test"]):
