@@ -57,6 +57,8 @@ FILL_CHUNK = 20_000
 TAGS = 20
 LABELS = 10_000
 RESULTS = Path(os.environ.get("MUSES_SCALE_RESULTS", Path(settings.MUSES_VAR_DIR) / "results"))
+# The predict right after new rows, each round after 100 more rows from another process.
+AFTER_NEW_ROUNDS = 5
 TARGETS_1M = {
     "open_s": 2.0,
     "anon_mib": 1536,
@@ -342,6 +344,7 @@ def probe() -> dict:
     index.file()
     figures = {"open_s": time.perf_counter() - start}
     tag = CustomTag.objects.get(name="scale-0")
+    figures["train_imports_s"] = _fit_imports_s()
     start = time.perf_counter()
     tag_train(tag=tag)
     figures["train_s"] = time.perf_counter() - start
@@ -356,11 +359,16 @@ def probe() -> dict:
     figures["predict_warm_ms"] = (
         1000 * _timed(lambda: batch_predict(image_ids=ids, tag_names=tags), 20)[0]
     )
-    new_ids = _add_rows_elsewhere(100)  # stored by another process: this one catches up
-    start = time.perf_counter()
-    answer = batch_predict(image_ids=new_ids[:10] + ids[:10], tag_names=tags)
-    figures["predict_after_new_ms"] = 1000 * (time.perf_counter() - start)
-    assert len(answer.image_ids) == 20, answer.unknown_image_ids
+    new_ids, after_new = [], []
+    for _ in range(AFTER_NEW_ROUNDS):
+        new = _add_rows_elsewhere(100)  # stored by another process: this one catches up
+        start = time.perf_counter()
+        answer = batch_predict(image_ids=new[:10] + ids[:10], tag_names=tags)
+        after_new.append(1000 * (time.perf_counter() - start))
+        assert len(answer.image_ids) == 20, answer.unknown_image_ids
+        new_ids += new
+    figures["predict_after_new_ms"] = statistics.median(after_new)
+    figures["predict_after_new_max_ms"] = max(after_new)
     query = Image.objects.get(image_id=ids[0])
     figures["similar_ms"] = 1000 * _timed(lambda: image_similar(image=query, n=10), 5)[0]
     figures["suggest_ms"] = 1000 * _timed(lambda: tag_suggest(tag=tag, n=20), 5)[0]
@@ -374,6 +382,17 @@ def probe() -> dict:
     figures["file_mib"] = memory["file"] - baseline["file"]
     figures["pss_mib"] = memory["pss"] - baseline["pss"]
     return figures
+
+
+def _fit_imports_s() -> float:
+    """scikit-learn and SciPy, imported by the first fit in a process (a queue worker
+    pays this once, not per training): timed apart so that training is timed warm."""
+    start = time.perf_counter()
+    import scipy.optimize  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+
+    return time.perf_counter() - start
 
 
 def _similar_recall(index, queries: int = 100) -> float:
@@ -559,9 +578,11 @@ COLUMNS = [
     ("pss_mib", "PSS+ MiB (1st proc)"),
     ("predict_warm_ms", "predict 20x20 ms"),
     ("predict_after_new_ms", "after 100 new ms"),
+    ("predict_after_new_max_ms", "  worst of 5 rounds"),
     ("similar_ms", "similar ms"),
     ("similar_recall", "similar recall@10"),
     ("suggest_ms", "suggest ms"),
+    ("train_imports_s", "fit imports s (once)"),
     ("train_s", "train 10k s"),
     ("train_read_s", "of which read s"),
     ("library_s", "library job s"),

@@ -1,12 +1,15 @@
 """The synthetic feature rows of the scale benchmarks (bench/scale.py, bench/similar_search.py):
 Gaussian-like clusters of sparse, non-negative vectors, deterministic per row number."""
 
+import functools
+
 import numpy as np
 
 DIM = 1280
 CLUSTERS = 2_000
 
 
+@functools.cache  # 0.1 s each: a store timed beside compaction must not pay it
 def centres() -> np.ndarray:
     """Cluster centres: sparse, non-negative, heavy-tailed, like pooled ReLU6 features."""
     rng = np.random.default_rng(1280)
