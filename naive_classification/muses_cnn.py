@@ -1,7 +1,7 @@
 """The naive classifier: a pretrained CNN base with a small head, trained by transfer learning
 and then fine-tuning on the dataset the naive exporter wrote.
 
-Usage follows the seed (``seeds/naive-classification.rst``)::
+Usage follows the seed (``docs/specs/naive-classification.rst``)::
 
     c = setup_classifier((128, 128))          # VGG19, frozen base
     c.unfreeze_layers(0)
