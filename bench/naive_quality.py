@@ -2,7 +2,7 @@
 224 px with ImageNet weights, transfer learning then fine-tuning, scored on the test split.
 
     .venv/bin/python bench/naive_quality.py [--var-dir /tmp/naive-quality] [--transfer 30]
-        [--fine-tuning 6] [--layers 20] [--size 224] [--model-type efficientnet_lite0]
+        [--fine-tuning 6] [--layers 40] [--size 224] [--model-type efficientnet_lite0]
         [--views 4] [--label-smoothing 0.1] [--unweighted] [--no-test-time-flip]
         [--drop FLAGGED.txt] [--hold-out-museum NAME] [--augmentation geometric]
 
